@@ -1,0 +1,82 @@
+"""tinygrad_ko: a small, exact reverse-mode autodiff framework on NumPy.
+
+손실 함수를 텐서 식으로 쓰고 ``loss.backward()`` 를 부르면, 연산 그래프를 거꾸로 따라가며
+정확한 기울기를 구합니다. Write a loss as an expression of ``Tensor``s, call ``backward()``, and
+get exact gradients by backpropagation through the operation graph.
+
+Every public name is defined here. The package layout shows the architecture:
+
+- ``tensor``: the Tensor, its construction and dtype rules, and its method surface;
+- ``ops``: the primitives, each forward beside its gradient (the table of derivatives);
+- ``functions``: what is composed from the primitives (mean, var, softmax, ...);
+- ``engine``: recording the graph and the backward pass;
+- ``function``: user-defined primitives (``tg.Function``);
+- ``autodiff``: ``grad``, ``value_and_grad``, ``jacobian``, ``hessian``;
+- ``mode``: ``no_grad`` and ``detect_anomaly``;
+- ``cli``: the command line (``python -m tinygrad_ko``).
+"""
+
+from tinygrad_ko.autodiff import grad, hessian, jacobian, value_and_grad
+from tinygrad_ko.function import Context, Function
+from tinygrad_ko.functions import (
+    broadcast_to,
+    clip,
+    concatenate,
+    expand_dims,
+    flatten,
+    log_softmax,
+    logsumexp,
+    max,
+    mean,
+    min,
+    reshape,
+    softmax,
+    squeeze,
+    stack,
+    sum,
+    swapaxes,
+    transpose,
+    var,
+    where,
+)
+from tinygrad_ko.mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from tinygrad_ko.ops import (
+    abs,
+    cos,
+    exp,
+    log,
+    matmul,
+    maximum,
+    minimum,
+    relu,
+    sigmoid,
+    sin,
+    sqrt,
+    square,
+    tanh,
+)
+from tinygrad_ko.tensor import (
+    Tensor,
+    arange,
+    get_default_dtype,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    set_default_dtype,
+    tensor,
+    zeros,
+    zeros_like,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Context", "Function", "Tensor", "abs", "arange", "broadcast_to", "clip", "concatenate",
+    "cos", "detect_anomaly", "enable_grad", "exp", "expand_dims", "flatten", "get_default_dtype",
+    "grad", "hessian", "is_grad_enabled", "jacobian", "log", "log_softmax", "logsumexp",
+    "matmul", "max", "maximum", "mean", "min", "minimum", "no_grad", "ones", "ones_like", "rand",
+    "randn", "relu", "reshape", "set_default_dtype", "sigmoid", "sin", "softmax", "sqrt",
+    "square", "squeeze", "stack", "sum", "swapaxes", "tanh", "tensor", "transpose",
+    "value_and_grad", "var", "where", "zeros", "zeros_like",
+]

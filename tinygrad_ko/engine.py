@@ -1,0 +1,260 @@
+"""How the operation graph is recorded (``record``) and traversed backwards (``backward``).
+
+The engine does the work that every operation shares, once: it orders the graph iteratively (no
+recursion, so a chain of any depth works), calls each operation's gradient rule, sums a gradient
+over broadcast axes back to its operand's shape (``unbroadcast``), casts it to the operand's dtype,
+checks its shape, accumulates gradients without aliasing, runs hooks, and releases each node's
+inputs as soon as the pass has gone through it. Derivative rules live in ``ops``; an operation
+author writes none of this.
+
+With ``create_graph=True`` the rules receive Tensors instead of arrays, so the backward pass is
+recorded like any other computation and can be differentiated again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_ko import mode
+
+
+def op_name(op: Any) -> str:
+    """The name of a primitive (``op.name``) or of a user ``Function`` subclass."""
+    return op.__name__ if isinstance(op, type) else op.name
+
+
+def constant(v: Any) -> Any:
+    """The raw value of ``v`` (its array if it is a Tensor): masks and counts in gradient rules
+    are constants of the graph, never differentiated."""
+    return v.data if isinstance(v, Tensor) else v
+
+
+def _check_finite(array: Any, where: str) -> None:
+    array = np.asarray(array)
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        kind = "nan" if np.isnan(array).any() else "inf"
+        raise FloatingPointError(f"detect_anomaly: {where} produced {kind} (shape {array.shape})")
+
+
+def record(op: Any, y: Any, inputs: tuple, params: tuple) -> Tensor:
+    """Wrap ``op``'s result ``y`` in a Tensor and, when grad mode is on and an input requires
+    grad, make it a node of the graph: remember the op, its inputs and its parameters."""
+    out = Tensor._make(y)
+    if mode.modes.anomaly:
+        _check_finite(out.data, f"the forward of '{op_name(op)}'")
+    if mode.modes.grad_enabled:
+        for x in inputs:
+            if isinstance(x, Tensor) and x._requires_grad:
+                out._requires_grad = True
+                out._op, out._inputs, out._params = op, inputs, params
+                break
+    return out
+
+
+def unbroadcast(g: Any, shape: tuple) -> Any:
+    """Sum ``g`` over the axes that broadcasting added or stretched, so that it has ``shape``.
+
+    Works on arrays and Tensors alike (it only calls ``sum`` and ``reshape``).
+    """
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, g.shape[lead:])):
+        raise ValueError(f"cannot sum a gradient of shape {g.shape} to shape {shape}")
+    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    return g.sum(axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
+
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """The tensors of ``root``'s graph that require grad, each after all of its inputs (so root
+    comes last). Iterative depth-first search: no recursion limit applies.
+
+    Raises ``RuntimeError`` if a node was released by an earlier backward pass, before any
+    gradient is computed.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        t, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        if t._op is None:
+            continue
+        if t._inputs is None:
+            raise RuntimeError(
+                f"backward through the graph a second time: the buffers of '{op_name(t._op)}' "
+                "were released by an earlier backward(); pass retain_graph=True to the first "
+                "backward() if you need to backpropagate through it again"
+            )
+        for x in t._inputs:
+            if isinstance(x, Tensor) and x._requires_grad and id(x) not in visited:
+                stack.append((x, False))
+    return order
+
+
+def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
+    """The gradient that starts the pass: ones for a one-element root, else the given one."""
+    if not root._requires_grad:
+        raise RuntimeError(
+            "backward(): the tensor does not require grad (no input of it has "
+            "requires_grad=True, or it was computed under no_grad)"
+        )
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward(): grad can be omitted only for a tensor with one element; this one "
+                f"has shape {root.data.shape}: pass grad= of that shape"
+            )
+        seed: Any = np.ones_like(root.data)
+    elif isinstance(grad, Tensor) and create_graph:
+        seed = grad
+    else:
+        seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.data.dtype)
+    if seed.shape != root.data.shape:
+        raise ValueError(
+            f"backward(): grad has shape {seed.shape} but the tensor has shape {root.data.shape}"
+        )
+    if create_graph and not isinstance(seed, Tensor):
+        seed = Tensor._make(seed)
+    return seed
+
+
+def backward(root: Tensor, grad: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False) -> None:
+    """Accumulate d(root)/d(t) into ``t.grad`` for every leaf ``t`` of root's graph (and every
+    tensor that called ``retain_grad()``). See ``Tensor.backward``."""
+    seed = _seed(root, grad, create_graph)
+    _propagate(root, seed, create_graph if retain_graph is None else retain_graph, create_graph,
+               targets=None)
+
+
+def gradients(output: Tensor, inputs: list[Tensor], grad: Any = None,
+              retain_graph: bool | None = None, create_graph: bool = False) -> list[Any]:
+    """d(output)/d(input) for each of ``inputs`` (zeros where output does not depend on it),
+    leaving every ``.grad`` untouched. Arrays, or Tensors with ``create_graph=True``."""
+    if not output._requires_grad:
+        grads: dict[int, Any] = {}
+    else:
+        seed = _seed(output, grad, create_graph)
+        grads = _propagate(output, seed, create_graph if retain_graph is None else retain_graph,
+                           create_graph, targets={id(x) for x in inputs})
+    results = []
+    for x in inputs:
+        g = grads.get(id(x))
+        if g is None:
+            g = np.zeros_like(x.data)
+            g = Tensor._make(g) if create_graph else g
+        elif not create_graph:
+            g = np.array(g, dtype=x.data.dtype)  # a copy: gradients may alias each other
+        results.append(g)
+    return results
+
+
+def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
+               targets: set[int] | None) -> dict[int, Any]:
+    """The backward pass. With ``targets`` (ids of tensors) their gradients are returned and no
+    ``.grad`` is touched; without, gradients accumulate into leaves and retained tensors."""
+    order = topological_order(root)
+    grads: dict[int, Any] = {id(root): seed}
+    captured: dict[int, Any] = {}
+    previous_mode = mode.modes.grad_enabled
+    mode.modes.grad_enabled = create_graph
+    try:
+        while order:
+            t = order.pop()  # every consumer of t has been processed: its gradient is complete
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if t._hooks:
+                g = _run_hooks(t, g, create_graph)
+            if targets is not None:
+                if id(t) in targets:
+                    captured[id(t)] = g
+            elif t._op is None or t._retains_grad:
+                _accumulate_grad(t, g, create_graph)
+            op = t._op
+            if op is None:
+                continue
+            inputs = t._inputs
+            needs = [isinstance(x, Tensor) and x._requires_grad for x in inputs]
+            if create_graph:
+                xs, y = inputs, t
+            else:
+                xs = tuple(x.data if isinstance(x, Tensor) else x for x in inputs)
+                y = t.data
+            for i, gx in enumerate(op.vjp(g, xs, y, t._params, needs)):
+                if gx is None or not needs[i]:
+                    continue
+                x = inputs[i]
+                gx = _fit(gx, x, op, i, create_graph)
+                key = id(x)
+                grads[key] = gx if key not in grads else grads[key] + gx
+            if not retain_graph:
+                t._inputs = t._params = None
+    finally:
+        mode.modes.grad_enabled = previous_mode
+    return captured
+
+
+def _fit(gx: Any, x: Tensor, op: Any, i: int, create_graph: bool) -> Any:
+    """Make a rule's result a gradient for operand ``x``: an array (or a Tensor when recording)
+    of x's shape and dtype."""
+    if create_graph:
+        if not isinstance(gx, Tensor):
+            gx = Tensor._make(np.asarray(gx))
+    elif isinstance(gx, Tensor):
+        gx = gx.data
+    elif type(gx) is not np.ndarray:
+        gx = np.asarray(gx)
+    shape = x.data.shape
+    if gx.shape != shape:
+        try:
+            gx = unbroadcast(gx, shape)
+        except ValueError:
+            raise RuntimeError(
+                f"the backward of '{op_name(op)}' returned a gradient of shape {gx.shape} for "
+                f"its input {i} of shape {shape}"
+            ) from None
+    if gx.dtype != x.data.dtype:
+        gx = gx.astype(x.data.dtype)
+    if mode.modes.anomaly:
+        _check_finite(constant(gx), f"the backward of '{op_name(op)}' (input {i})")
+    return gx
+
+
+def _accumulate_grad(t: Tensor, g: Any, create_graph: bool) -> None:
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+    elif t.grad is None:
+        t.grad = Tensor._make(np.array(g, dtype=t.data.dtype))  # a copy: g may be shared
+    else:
+        t.grad = Tensor._make(t.grad.data + g)
+
+
+def _run_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
+    for hook in list(t._hooks or ()):
+        result = hook(g if create_graph else Tensor._make(g))
+        if result is None:
+            continue
+        if not isinstance(result, Tensor):
+            result = Tensor._make(np.asarray(result))
+        if result.data.shape != t.data.shape:
+            raise RuntimeError(
+                f"a hook returned a gradient of shape {result.data.shape} for a tensor of shape "
+                f"{t.data.shape}"
+            )
+        g = result if create_graph else result.data
+    return g
+
+
+# Tensor's methods call into this module, so it is imported last (the functions above use it only
+# when called).
+from tinygrad_ko.tensor import Tensor  # noqa: E402

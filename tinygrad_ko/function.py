@@ -1,0 +1,72 @@
+"""User-defined primitives with hand-written gradients, in the style of ``torch.autograd.Function``.
+
+Subclass ``Function`` and write two static methods: ``forward(ctx, *arrays)`` computes the result
+from NumPy arrays and keeps on ``ctx`` whatever the gradient needs; ``backward(ctx, grad)`` returns
+one gradient per input (a tuple when there are several, None for an input that needs none).
+``MyOp.apply(*tensors)`` runs it and records it in the graph like a built-in operation: the engine
+sums broadcast gradients back, casts dtypes and checks shapes for it.
+
+With ``create_graph=True`` ``backward`` receives ``grad`` as a Tensor; arithmetic between it and
+the arrays on ``ctx`` is recorded, so the result is differentiable in ``grad`` (what ``ctx`` holds
+counts as constant).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_ko.engine import record
+from tinygrad_ko.tensor import Tensor
+
+
+class Context:
+    """What ``forward`` keeps for ``backward``: set any attribute on it.
+
+    ``needs_input_grad`` tells, per input, whether its gradient will be asked for.
+    """
+
+    needs_input_grad: tuple[bool, ...]
+    saved_tensors: tuple[Any, ...] = ()
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        """Keep ``arrays`` as ``ctx.saved_tensors`` (for readers used to PyTorch)."""
+        self.saved_tensors = arrays
+
+
+class Function:
+    """Base class of a primitive whose gradient the user writes by hand."""
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any) -> Any:
+        raise NotImplementedError("a Function subclass must define forward(ctx, *arrays)")
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
+
+    @classmethod
+    def apply(cls, *args: Any) -> Tensor:
+        """Run ``forward`` on the inputs' arrays and record the result in the graph."""
+        ctx = Context()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        y = cls.forward(ctx, *(a.data if isinstance(a, Tensor) else a for a in args))
+        array = np.asarray(y)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{cls.__name__}.forward must return a numeric array, got {type(y).__name__}"
+            )
+        return record(cls, array, args, (ctx,))
+
+    @classmethod
+    def vjp(cls, g: Any, xs: tuple, y: Any, params: tuple, needs: list[bool]) -> tuple:
+        """The engine's entry point: call ``backward`` and check it gave one gradient per input."""
+        grads = cls.backward(params[0], g)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if len(grads) != len(xs):
+            raise RuntimeError(
+                f"{cls.__name__}.backward returned {len(grads)} gradient(s) for {len(xs)} input(s)"
+            )
+        return grads

@@ -1,0 +1,210 @@
+"""Functions composed from the primitives of ``ops``: no backward code lives here.
+
+Their gradients come from the chain rule over the primitives they call, so a function here is
+correct as soon as its forward is. This module also turns the arguments users write (an int or a
+tuple axis, negative axes, ``reshape(2, 3)`` or ``reshape((2, 3))``) into the normalized
+parameters the primitives take, and names the function and the shape in every error.
+
+Like the primitives, each function accepts Tensors (and records the graph) or plain arrays (and
+is plain NumPy).
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_ko import ops
+from tinygrad_ko.engine import constant
+
+Axis = int | Sequence[int] | None
+
+
+def _axis(axis: int, ndim: int, name: str, shape: tuple) -> int:
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"{name}: axis must be an int, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(
+            f"{name}: axis {axis} is out of bounds for a tensor of shape {shape}"
+        )
+    return int(axis) % ndim
+
+
+def _axes(axis: Axis, x: Any, name: str) -> tuple[int, ...] | None:
+    """``axis`` (None, an int or a sequence of ints) as None or a sorted tuple of axes >= 0."""
+    if axis is None:
+        return None
+    shape = np.shape(x)
+    items = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = tuple(sorted(_axis(a, len(shape), name, shape) for a in items))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{name}: repeated axis in {axis!r}")
+    return axes
+
+
+def _count(x: Any, axes: tuple[int, ...] | None) -> int:
+    """How many elements each result of a reduction over ``axes`` summarizes."""
+    shape = np.shape(x)
+    return math.prod(shape) if axes is None else math.prod(shape[a] for a in axes)
+
+
+def _shape_arg(shape: tuple) -> tuple:
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return shape
+
+
+# ---- reductions ----------------------------------------------------------------------------------
+
+
+def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+    """Σ over ``axis`` (all axes when None)."""
+    return ops.sum(x, _axes(axis, x, "sum"), keepdims)
+
+
+def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+    """(1/n) Σ over ``axis``, n the number of elements summed."""
+    axes = _axes(axis, x, "mean")
+    return ops.sum(x, axes, keepdims) / _count(x, axes)
+
+
+def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+    """Largest element over ``axis``; tied maxima share the gradient evenly."""
+    return ops.max(x, _axes(axis, x, "max"), keepdims)
+
+
+def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+    """Smallest element over ``axis``; tied minima share the gradient evenly."""
+    return ops.min(x, _axes(axis, x, "min"), keepdims)
+
+
+def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Any:
+    """Variance Σ (x − mean)² / (n − ddof) over ``axis``, as ``np.var`` (``ddof=0`` by default)."""
+    axes = _axes(axis, x, "var")
+    deviation = x - ops.sum(x, axes, True) / _count(x, axes)
+    return ops.sum(ops.square(deviation), axes, keepdims) / (_count(x, axes) - ddof)
+
+
+def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+    """log Σ exp(x) over ``axis``, computed without overflow; its gradient is softmax(x)."""
+    return ops.logsumexp(x, _axes(axis, x, "logsumexp"), keepdims)
+
+
+def softmax(x: Any, axis: int = -1) -> Any:
+    """exp(x) / Σ exp(x) along ``axis``, computed as exp(x − logsumexp(x)): stable for any x."""
+    return ops.exp(log_softmax(x, axis))
+
+
+def log_softmax(x: Any, axis: int = -1) -> Any:
+    """x − logsumexp(x) along ``axis``: the log of softmax without forming softmax."""
+    return x - ops.logsumexp(x, _axes(axis, x, "log_softmax"), True)
+
+
+# ---- shape ---------------------------------------------------------------------------------------
+
+
+def reshape(x: Any, *shape: Any) -> Any:
+    """The same elements in a new shape (one dimension may be -1): ``reshape(x, 2, 3)``."""
+    return ops.reshape(x, tuple(int(n) for n in _shape_arg(shape)))
+
+
+def transpose(x: Any, *axes: Any) -> Any:
+    """Permute the axes (reverse them when none are given), as ``np.transpose``."""
+    shape = np.shape(x)
+    axes = _shape_arg(axes)
+    if axes in ((), (None,)):
+        axes = tuple(reversed(range(len(shape))))
+    perm = tuple(_axis(a, len(shape), "transpose", shape) for a in axes)
+    if sorted(perm) != list(range(len(shape))):
+        raise ValueError(
+            f"transpose: axes {axes} are not a permutation of the axes of shape {shape}"
+        )
+    return ops.transpose(x, perm)
+
+
+def swapaxes(x: Any, axis1: int, axis2: int) -> Any:
+    """Exchange two axes."""
+    shape = np.shape(x)
+    a, b = (_axis(n, len(shape), "swapaxes", shape) for n in (axis1, axis2))
+    perm = list(range(len(shape)))
+    perm[a], perm[b] = perm[b], perm[a]
+    return ops.transpose(x, tuple(perm))
+
+
+def squeeze(x: Any, axis: Axis = None) -> Any:
+    """Remove axes of length one (all of them when ``axis`` is None)."""
+    shape = np.shape(x)
+    axes = _axes(axis, x, "squeeze")
+    if axes is None:
+        axes = tuple(i for i, n in enumerate(shape) if n == 1)
+    for a in axes:
+        if shape[a] != 1:
+            raise ValueError(f"squeeze: axis {a} of shape {shape} has length {shape[a]}, not 1")
+    return ops.reshape(x, tuple(n for i, n in enumerate(shape) if i not in axes))
+
+
+def expand_dims(x: Any, axis: int | Sequence[int]) -> Any:
+    """Insert axes of length one at ``axis`` (positions in the result), as ``np.expand_dims``."""
+    shape = np.shape(x)
+    items = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    ndim = len(shape) + len(items)
+    new = {_axis(a, ndim, "expand_dims", shape) for a in items}
+    if len(new) != len(items):
+        raise ValueError(f"expand_dims: repeated axis in {axis!r}")
+    rest = iter(shape)
+    return ops.reshape(x, tuple(1 if i in new else next(rest) for i in range(ndim)))
+
+
+def flatten(x: Any) -> Any:
+    """All elements in one axis."""
+    return ops.reshape(x, (-1,))
+
+
+def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
+    """``x`` repeated along new or length-one axes to ``shape``; its gradient sums back."""
+    return ops.broadcast_to(x, tuple(int(n) for n in shape))
+
+
+def concatenate(xs: Sequence[Any], axis: int = 0) -> Any:
+    """Join tensors along an existing axis; each gets its slice of the gradient."""
+    xs = tuple(xs)
+    if not xs:
+        raise ValueError("concatenate: needs at least one tensor")
+    shape = np.shape(xs[0])
+    return ops.concatenate(xs, _axis(axis, builtins.max(len(shape), 1), "concatenate", shape))
+
+
+def stack(xs: Sequence[Any], axis: int = 0) -> Any:
+    """Join tensors of one shape along a new axis."""
+    xs = tuple(xs)
+    if not xs:
+        raise ValueError("stack: needs at least one tensor")
+    shape = np.shape(xs[0])
+    axis = _axis(axis, len(shape) + 1, "stack", shape)
+    return concatenate([expand_dims(x, axis) for x in xs], axis)
+
+
+# ---- elementwise selections ------------------------------------------------------------------------
+
+
+def clip(x: Any, lo: float | None = None, hi: float | None = None) -> Any:
+    """``x`` limited to [lo, hi]; the gradient passes where lo <= x <= hi (bounds included)."""
+    if lo is None and hi is None:
+        raise ValueError("clip: give lo, hi or both")
+    return ops.clip(x, lo, hi)
+
+
+def where(cond: Any, a: Any, b: Any) -> Any:
+    """``a`` where ``cond`` is true, else ``b`` (broadcast together). The gradient goes to the
+    branch taken and zero to the other.
+
+    The derivative of the branch not taken still gets evaluated: ``where(x > 0, log(x), 0)`` at
+    x = 0 has log's gradient 1/0 · 0 = nan. Make the untaken branch safe instead:
+    ``where(x > 0, log(where(x > 0, x, 1)), 0)``.
+    """
+    return ops.select(a, b, np.asarray(constant(cond), dtype=bool))

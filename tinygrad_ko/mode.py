@@ -1,0 +1,74 @@
+"""Thread-local switches that change how operations behave: grad mode and anomaly mode.
+
+``no_grad`` stops the recording of the operation graph; ``detect_anomaly`` makes every
+operation check its result for NaN and infinity. Both are thread-local, so one thread's
+``with tg.no_grad():`` never affects another thread. Nothing here knows about Tensors.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Modes(threading.local):
+    # Class attributes are each thread's starting values.
+    grad_enabled = True
+    anomaly = False
+
+
+modes = _Modes()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations on this thread record the graph for backpropagation."""
+    return modes.grad_enabled
+
+
+class _Switch:
+    """A context manager that sets one mode and restores it; also usable as a decorator."""
+
+    _field = ""
+    _value = False
+
+    def __enter__(self) -> None:
+        self._previous = getattr(modes, self._field)
+        setattr(modes, self._field, self._value)
+
+    def __exit__(self, *exc: object) -> None:
+        setattr(modes, self._field, self._previous)
+
+    def __call__(self, func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_Switch):
+    """Inside ``with tg.no_grad():`` (or a function decorated ``@tg.no_grad()``) no graph is recorded.
+
+    Results do not require grad, so parameter updates such as ``w -= lr * w.grad`` are plain
+    NumPy arithmetic on ``w.data``.
+    """
+
+    _field, _value = "grad_enabled", False
+
+
+class enable_grad(_Switch):
+    """Turn graph recording back on inside a ``no_grad`` block."""
+
+    _field, _value = "grad_enabled", True
+
+
+class detect_anomaly(_Switch):
+    """Inside ``with tg.detect_anomaly():`` any NaN or infinity produced by an operation,
+    forward or backward, raises ``FloatingPointError`` naming the operation."""
+
+    _field, _value = "anomaly", True

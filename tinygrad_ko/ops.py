@@ -1,0 +1,294 @@
+"""The table of derivatives: every primitive operation, its NumPy forward and its gradient rules.
+
+Each row is ``name = Primitive("name", forward, rule_for_operand_0, rule_for_operand_1, ...)``.
+A rule gets the upstream gradient ``g``, the operands, the output ``y`` and the operation's
+parameters, and returns the gradient for its operand. Rules are written only with operators,
+methods that NumPy arrays and Tensors share (``reshape``, ``sum``, ``swapaxes``, ``[...]``) and the
+primitives of this table, which accept both. So one rule serves every order: the engine feeds it
+arrays for a plain backward pass and Tensors when ``create_graph=True`` records the pass itself.
+
+Conventions at kinks, chosen here once: relu'(0) = 0, abs'(0) = 0, ties in max/min/maximum/minimum
+split the gradient evenly, clip passes the gradient at its bounds, ``select`` (``where``) sends
+the gradient to the branch taken and zero to the other. Masks and tie counts are computed from
+raw values (``constant``): they are constants of the graph, not differentiable quantities.
+
+The engine, not the rules, sums a gradient back over broadcast axes, casts it to the operand's
+dtype and checks its shape. Called on plain arrays, every primitive is just its NumPy forward.
+Everything composed from these primitives (mean, var, softmax, ...) lives in ``functions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_ko.engine import constant, record, unbroadcast
+from tinygrad_ko.tensor import Tensor
+
+
+class Primitive:
+    """An operation with a NumPy forward and one gradient rule per operand (tensor input)."""
+
+    __slots__ = ("arity", "forward", "name", "rules")
+
+    def __init__(self, name: str, forward: Callable, *rules: Callable) -> None:
+        self.name, self.forward, self.rules, self.arity = name, forward, rules, len(rules)
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+    def __call__(self, *args: Any) -> Any:
+        operands = args[: self.arity]
+        for x in operands:
+            if isinstance(x, Tensor):
+                return record(self, self.evaluate(operands, args[self.arity :]), operands,
+                              args[self.arity :])
+        return self.forward(*args)
+
+    def evaluate(self, operands: tuple, params: tuple) -> Any:
+        """The forward on the operands' arrays. A Python or NumPy scalar takes the dtype of the
+        float tensor beside it (float32 * 2.0 stays float32). Errors name the operation."""
+        dtype = next((x.data.dtype for x in operands
+                      if isinstance(x, Tensor) and x.data.dtype.kind == "f"), None)
+        values = [x.data if isinstance(x, Tensor)
+                  else dtype.type(x) if dtype is not None and _is_number(x) else x
+                  for x in operands]
+        try:
+            return self.forward(*values, *params)
+        except (ValueError, TypeError, IndexError) as error:
+            shapes = ", ".join(str(np.shape(v)) for v in values)
+            raise type(error)(f"{self.name}: {error} (operand shapes: {shapes})") from None
+
+    def vjp(self, g: Any, xs: tuple, y: Any, params: tuple, needs: list[bool]) -> list:
+        """The gradient for each operand that needs one (None for the others)."""
+        return [rule(g, *xs, y, *params) if need else None
+                for rule, need in zip(self.rules, needs)]
+
+
+class NonDifferentiable(Primitive):
+    """An operation whose result is a constant of the graph (comparisons): never recorded."""
+
+    __slots__ = ()
+
+    def __init__(self, name: str, forward: Callable, arity: int) -> None:
+        super().__init__(name, forward)
+        self.arity = arity
+
+    def __call__(self, *args: Any) -> Any:
+        if any(isinstance(x, Tensor) for x in args):
+            return Tensor._make(self.evaluate(args, ()))
+        return self.forward(*args)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.number)) and not isinstance(x, (bool, np.bool_))
+
+
+def _kept(v: Any, shape: tuple, axis: tuple | None, keepdims: bool) -> Any:
+    """``v``, the result of reducing an array of ``shape`` over ``axis``, reshaped as if with
+    ``keepdims=True`` so that it broadcasts against that array."""
+    if keepdims:
+        return v
+    if axis is None:
+        return v.reshape((1,) * len(shape))
+    return v.reshape(tuple(1 if i in axis else n for i, n in enumerate(shape)))
+
+
+def _share(a: Any, b: Any) -> Any:
+    """1 where ``a`` beats ``b``, ½ on ties, 0 where it loses (the gradient share of ``a``)."""
+    return (a > b) + 0.5 * (a == b)
+
+
+def _sigmoid(x: Any) -> Any:
+    e = np.exp(-np.abs(x))  # in (0, 1]: no overflow for any x
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+# ---- elementwise, one operand: d/dx given upstream g, operand x, output y -----------------------
+
+neg = Primitive("neg", np.negative, lambda g, x, y: -g)
+exp = Primitive("exp", np.exp, lambda g, x, y: g * y)
+log = Primitive("log", np.log, lambda g, x, y: g / x)
+sqrt = Primitive("sqrt", np.sqrt, lambda g, x, y: g / (2 * y))
+sin = Primitive("sin", np.sin, lambda g, x, y: g * cos(x))
+cos = Primitive("cos", np.cos, lambda g, x, y: -g * sin(x))
+tanh = Primitive("tanh", np.tanh, lambda g, x, y: g * (1 - y * y))
+sigmoid = Primitive("sigmoid", _sigmoid, lambda g, x, y: g * y * (1 - y))
+relu = Primitive("relu", lambda x: np.maximum(x, 0), lambda g, x, y: g * (constant(x) > 0))
+abs = Primitive("abs", np.abs, lambda g, x, y: g * np.sign(constant(x)))
+square = Primitive("square", np.square, lambda g, x, y: g * 2 * x)
+astype = Primitive("astype", lambda x, dtype: x.astype(dtype),
+                   lambda g, x, y, dtype: g.astype(x.dtype))
+clip = Primitive("clip", np.clip,
+                 lambda g, x, y, lo, hi: g * ((lo is None or constant(x) >= lo)
+                                              & (hi is None or constant(x) <= hi)))
+
+# ---- elementwise, two operands (broadcasting): d/da and d/db ------------------------------------
+
+add = Primitive("add", np.add, lambda g, a, b, y: g, lambda g, a, b, y: g)
+sub = Primitive("sub", np.subtract, lambda g, a, b, y: g, lambda g, a, b, y: -g)
+mul = Primitive("mul", np.multiply, lambda g, a, b, y: g * b, lambda g, a, b, y: g * a)
+div = Primitive("div", np.divide, lambda g, a, b, y: g / b, lambda g, a, b, y: -g * y / b)
+pow = Primitive("pow", np.power,
+                lambda g, a, b, y: g * b * a ** (b - 1), lambda g, a, b, y: g * y * log(a))
+maximum = Primitive("maximum", np.maximum,
+                    lambda g, a, b, y: g * _share(constant(a), constant(b)),
+                    lambda g, a, b, y: g * _share(constant(b), constant(a)))
+minimum = Primitive("minimum", np.minimum,
+                    lambda g, a, b, y: g * _share(constant(b), constant(a)),
+                    lambda g, a, b, y: g * _share(constant(a), constant(b)))
+# where(cond, a, b), with the condition as a parameter: it is not differentiable.
+select = Primitive("where", lambda a, b, cond: np.where(cond, a, b),
+                   lambda g, a, b, y, cond: select(g, 0, cond),
+                   lambda g, a, b, y, cond: select(0, g, cond))
+
+
+# ---- matrix product (batched and 1-D as np.matmul) ------------------------------------------------
+
+
+def _as_matrices(g: Any, a: Any, b: Any) -> tuple:
+    """Promote 1-D operands to matrices as np.matmul does ((k,) -> (1, k) on the left, (k, 1) on
+    the right), and the upstream gradient with them."""
+    a2 = a.reshape((1, a.shape[0])) if a.ndim == 1 else a
+    b2 = b.reshape((b.shape[0], 1)) if b.ndim == 1 else b
+    batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    return g.reshape((*batch, a2.shape[-2], b2.shape[-1])), a2, b2
+
+
+def _matmul_grad_a(g: Any, a: Any, b: Any, y: Any) -> Any:
+    g2, _, b2 = _as_matrices(g, a, b)
+    ga = g2 @ b2.swapaxes(-1, -2)
+    return ga.reshape(ga.shape[:-2] + ga.shape[-1:]) if a.ndim == 1 else ga
+
+
+def _matmul_grad_b(g: Any, a: Any, b: Any, y: Any) -> Any:
+    g2, a2, _ = _as_matrices(g, a, b)
+    gb = a2.swapaxes(-1, -2) @ g2
+    return gb.reshape(gb.shape[:-1]) if b.ndim == 1 else gb
+
+
+matmul = Primitive("matmul", np.matmul, _matmul_grad_a, _matmul_grad_b)
+
+# ---- reductions over axis (a tuple of axes, or None for all), keeping dims or not -------------
+
+
+def _max_grad(g: Any, x: Any, y: Any, axis: tuple | None, keepdims: bool) -> Any:
+    shape = x.shape
+    winners = constant(x) == constant(_kept(y, shape, axis, keepdims))
+    return _kept(g, shape, axis, keepdims) * (winners / winners.sum(axis=axis, keepdims=True))
+
+
+def _logsumexp(x: Any, axis: tuple | None, keepdims: bool) -> Any:
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)  # a row of -inf (or +inf) must not give inf - inf
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+sum = Primitive("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+                lambda g, x, y, axis, keepdims:
+                    broadcast_to(_kept(g, x.shape, axis, keepdims), x.shape))
+max = Primitive("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+                _max_grad)
+min = Primitive("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+                _max_grad)
+# Fused for stability: log Σ exp(x - m) + m never overflows. Its derivative is softmax(x).
+logsumexp = Primitive("logsumexp", _logsumexp,
+                      lambda g, x, y, axis, keepdims: _kept(g, x.shape, axis, keepdims)
+                      * exp(x - _kept(y, x.shape, axis, keepdims)))
+
+# ---- shape: the gradient undoes the rearrangement ----------------------------------------------
+
+
+def _inverse(axes: tuple) -> tuple:
+    return tuple(sorted(range(len(axes)), key=axes.__getitem__))
+
+
+def _scatter(g: Any, index: Any, shape: tuple) -> np.ndarray:
+    """Zeros of ``shape`` with ``g`` added at ``index``; a repeated index accumulates."""
+    out = np.zeros(shape, dtype=np.result_type(g))
+    if _is_basic(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+reshape = Primitive("reshape", np.reshape, lambda g, x, y, shape: g.reshape(x.shape))
+transpose = Primitive("transpose", np.transpose,
+                      lambda g, x, y, axes: g.transpose(_inverse(axes)))
+broadcast_to = Primitive("broadcast_to", np.broadcast_to,
+                         lambda g, x, y, shape: unbroadcast(g, x.shape))
+getitem = Primitive("getitem", lambda x, index: x[index],
+                    lambda g, x, y, index: scatter(g, index, x.shape))
+scatter = Primitive("scatter", _scatter, lambda g, x, y, index, shape: g[index])
+
+
+class _Concatenate(Primitive):
+    """``concatenate(xs, axis)``: any number of operands; each gets its slice of ``g``."""
+
+    __slots__ = ()
+
+    def __call__(self, xs: tuple, axis: int) -> Any:  # type: ignore[override]
+        if any(isinstance(x, Tensor) for x in xs):
+            return record(self, self.evaluate(xs, (axis,)), xs, (axis,))
+        return self.forward(*xs, axis)
+
+    def vjp(self, g: Any, xs: tuple, y: Any, params: tuple, needs: list[bool]) -> list:
+        (axis,) = params
+        grads, start = [], 0
+        for x, need in zip(xs, needs):
+            stop = start + np.shape(x)[axis]
+            piece = (slice(None),) * axis + (slice(start, stop),)
+            grads.append(g[piece] if need else None)
+            start = stop
+        return grads
+
+
+concatenate = _Concatenate("concatenate", lambda *xs: np.concatenate(xs[:-1], axis=xs[-1]))
+
+# ---- not differentiable: comparisons give constants ---------------------------------------------
+
+less = NonDifferentiable("less", np.less, 2)
+less_equal = NonDifferentiable("less_equal", np.less_equal, 2)
+greater = NonDifferentiable("greater", np.greater, 2)
+greater_equal = NonDifferentiable("greater_equal", np.greater_equal, 2)
+equal = NonDifferentiable("equal", np.equal, 2)
+not_equal = NonDifferentiable("not_equal", np.not_equal, 2)
+
+
+# NumPy ufuncs that are primitives here: ``np.exp(t)`` and ``array * t`` on a Tensor call these.
+UFUNCS = {
+    "add": add, "subtract": sub, "multiply": mul, "divide": div, "power": pow, "matmul": matmul,
+    "negative": neg, "exp": exp, "log": log, "sqrt": sqrt, "sin": sin, "cos": cos, "tanh": tanh,
+    "absolute": abs, "square": square, "maximum": maximum, "minimum": minimum, "less": less,
+    "less_equal": less_equal, "greater": greater, "greater_equal": greater_equal, "equal": equal,
+    "not_equal": not_equal,
+}
+
+# ---- indices ----------------------------------------------------------------------------------------
+
+
+def normalize_index(index: Any) -> Any:
+    """An index as NumPy takes it: Tensors and lists become arrays, boolean masks become the
+    integer arrays of their True positions (so that the gradient can scatter with them)."""
+    items = index if isinstance(index, tuple) else (index,)
+    out: list = []
+    for item in items:
+        if isinstance(item, Tensor):
+            item = item.data
+        if isinstance(item, list):
+            item = np.asarray(item)
+        if isinstance(item, np.ndarray) and item.dtype == bool and item.ndim > 0:
+            out.extend(np.nonzero(item))
+        else:
+            out.append(item)
+    return tuple(out) if isinstance(index, tuple) or len(out) != 1 else out[0]
+
+
+def _is_basic(index: Any) -> bool:
+    """Whether ``index`` is basic indexing (ints, slices, None, ...): no element twice."""
+    items = index if isinstance(index, tuple) else (index,)
+    return not any(isinstance(i, np.ndarray) for i in items)

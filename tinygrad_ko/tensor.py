@@ -1,0 +1,547 @@
+"""The ``Tensor``: a NumPy array that remembers how it was made.
+
+A tensor made by an operation keeps three things, which together are its node in the
+operation graph: the operation (``_op``), the operands it was applied to (``_inputs``) and the
+operation's non-differentiable parameters (``_params``, such as an axis). Leaves, the tensors a
+user makes, keep none of them. Nothing else is recorded, so the graph is freed by reference
+counting alone as soon as nobody holds its output.
+
+What lives here: construction and dtype rules, the constructors (``zeros``, ``randn``, ...) and
+the method and operator surface, each method a one-line call into ``ops`` (the derivative table)
+or ``functions`` (what is composed from it). What does not: derivative rules (``ops``) and the
+backward pass (``engine``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_ko import mode
+
+ArrayLike = Any  # a Tensor, an ndarray, a nested list or a number
+Axis = int | Sequence[int] | None
+
+_default_dtype = np.dtype(np.float32)
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the float dtype of tensors made from Python numbers and lists (``float32`` at start)."""
+    global _default_dtype
+    dt = np.dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {dt}")
+    _default_dtype = dt
+
+
+def get_default_dtype() -> np.dtype:
+    """The float dtype of tensors made from Python numbers and lists."""
+    return _default_dtype
+
+
+def _to_array(data: ArrayLike, dtype: Any = None) -> np.ndarray:
+    """Turn user data into a fresh array following the dtype rules of ``Tensor``."""
+    keeps_dtype = isinstance(data, (np.ndarray, np.generic, Tensor))
+    if isinstance(data, Tensor):
+        data = data.data
+    try:
+        array = np.array(data, dtype=dtype, copy=True)
+    except ValueError as error:
+        raise ValueError(f"Tensor: cannot make an array from this data ({error})") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Tensor: data must be numeric (bool, int or float), got dtype {array.dtype} "
+            f"from {type(data).__name__}"
+        )
+    if dtype is None and not (keeps_dtype and array.dtype.kind == "f"):
+        array = array.astype(_default_dtype)
+    return array
+
+
+def _check_can_require_grad(dtype: np.dtype) -> None:
+    if dtype.kind != "f":
+        raise TypeError(
+            f"requires_grad=True needs a floating dtype, got {dtype}: "
+            "gradients are only tracked for float tensors"
+        )
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it.
+
+    ``Tensor(data, requires_grad=False, dtype=None)``: ``data`` is a number, a nested list, a
+    NumPy array or a Tensor, always copied. A float array (or Tensor) keeps its dtype; anything
+    else becomes the default float dtype (``float32``, see ``set_default_dtype``); ``dtype``
+    forces one. Only float tensors can require grad.
+    """
+
+    __slots__ = ("__weakref__", "_hooks", "_inputs", "_op", "_params", "_requires_grad",
+                 "_retains_grad", "data", "grad")
+
+    def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
+        array = _to_array(data, dtype)
+        if requires_grad:
+            _check_can_require_grad(array.dtype)
+        self.data: np.ndarray = array
+        self.grad: Tensor | None = None
+        self._requires_grad = bool(requires_grad)
+        self._op: Any = None
+        self._inputs: tuple | None = None
+        self._params: tuple | None = None
+        self._retains_grad = False
+        self._hooks: list | None = None
+
+    @classmethod
+    def _make(cls, data: np.ndarray, requires_grad: bool = False) -> Tensor:
+        """A leaf around ``data`` as it is: no copy, no dtype rules (for the library's own use)."""
+        t = cls.__new__(cls)
+        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        t.grad = None
+        t._requires_grad = requires_grad
+        t._op = t._inputs = t._params = t._hooks = None
+        t._retains_grad = False
+        return t
+
+    # ---- attributes --------------------------------------------------------------------------
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients flow to this tensor. Settable on leaves with a float dtype."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if self._op is not None:
+            raise RuntimeError(
+                "requires_grad can only be changed on leaf tensors; use detach() for a new leaf"
+            )
+        if value:
+            _check_can_require_grad(self.data.dtype)
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return self."""
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors the user made (and results that do not require grad)."""
+        return self._op is None
+
+    @property
+    def grad_fn(self) -> Any:
+        """The operation that made this tensor, or None for a leaf."""
+        return self._op
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array itself (not a copy)."""
+        return self.data
+
+    def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item(): the tensor has {self.data.size} elements, not 1 "
+                             f"(shape {self.data.shape})")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous"
+            )
+        return bool(self.data)
+
+    __hash__ = object.__hash__  # tensors are keyed by identity, as __eq__ is elementwise
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        extra = f", dtype={self.data.dtype}"
+        if self._op is not None:
+            extra += f", grad_fn=<{_op_name(self._op)}>"
+        elif self._requires_grad:
+            extra += ", requires_grad=True"
+        return f"Tensor({body}{extra})"
+
+    # ---- autodiff ----------------------------------------------------------------------------
+
+    def backward(self, grad: ArrayLike | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        """Backpropagate from this tensor, accumulating d(self)/d(leaf) into each leaf's ``.grad``.
+
+        ``grad`` is the upstream gradient (of this tensor's shape); it may be omitted only when
+        the tensor has one element. Without ``retain_graph`` the graph's buffers are released
+        and a second backward through it raises ``RuntimeError``. ``create_graph=True`` records
+        the backward pass itself, so the gradients can be differentiated again; it implies
+        ``retain_graph=True`` unless that is given.
+        """
+        _engine.backward(self, grad, retain_graph, create_graph)
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's data, cut from the graph."""
+        return Tensor._make(self.data)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        if self._op is not None:
+            self._retains_grad = True
+
+    def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> _HookHandle:
+        """Call ``fn(grad)`` when this tensor's gradient is computed; a returned Tensor replaces
+        the gradient. Returns a handle whose ``remove()`` unregisters the hook."""
+        if not self._requires_grad:
+            raise RuntimeError("register_hook: the tensor does not require grad")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(fn)
+        return _HookHandle(self._hooks, fn)
+
+    def zero_grad(self) -> None:
+        """Reset the accumulated gradient (``self.grad = None``)."""
+        self.grad = None
+
+    # ---- operators -----------------------------------------------------------------------------
+
+    def __add__(self, other: ArrayLike) -> Tensor:
+        return ops.add(self, other)
+
+    def __radd__(self, other: ArrayLike) -> Tensor:
+        return ops.add(other, self)
+
+    def __sub__(self, other: ArrayLike) -> Tensor:
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: ArrayLike) -> Tensor:
+        return ops.sub(other, self)
+
+    def __mul__(self, other: ArrayLike) -> Tensor:
+        return ops.mul(self, other)
+
+    def __rmul__(self, other: ArrayLike) -> Tensor:
+        return ops.mul(other, self)
+
+    def __truediv__(self, other: ArrayLike) -> Tensor:
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other: ArrayLike) -> Tensor:
+        return ops.div(other, self)
+
+    def __pow__(self, other: ArrayLike) -> Tensor:
+        return ops.pow(self, other)
+
+    def __rpow__(self, other: ArrayLike) -> Tensor:
+        return ops.pow(other, self)
+
+    def __matmul__(self, other: ArrayLike) -> Tensor:
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: ArrayLike) -> Tensor:
+        return ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return ops.abs(self)
+
+    def __lt__(self, other: ArrayLike) -> Tensor:
+        return ops.less(self, other)
+
+    def __le__(self, other: ArrayLike) -> Tensor:
+        return ops.less_equal(self, other)
+
+    def __gt__(self, other: ArrayLike) -> Tensor:
+        return ops.greater(self, other)
+
+    def __ge__(self, other: ArrayLike) -> Tensor:
+        return ops.greater_equal(self, other)
+
+    def __eq__(self, other: ArrayLike) -> Tensor:  # type: ignore[override]
+        return ops.equal(self, other)
+
+    def __ne__(self, other: ArrayLike) -> Tensor:  # type: ignore[override]
+        return ops.not_equal(self, other)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.getitem(self, ops.normalize_index(index))
+
+    # In-place arithmetic changes ``data`` only when no graph is being recorded for it (inside
+    # ``no_grad``, or when nothing involved requires grad): that is the parameter update
+    # ``w -= lr * w.grad``. A leaf that requires grad cannot be changed in place while the graph is
+    # recorded (its gradient would be lost); any other tensor falls back to ``a = a + b``.
+    def _inplace(self, ufunc: np.ufunc, op: Callable, other: ArrayLike) -> Tensor:
+        other_requires_grad = isinstance(other, Tensor) and other._requires_grad
+        if mode.modes.grad_enabled and (self._requires_grad or other_requires_grad):
+            if self._op is None and self._requires_grad:
+                raise RuntimeError(
+                    f"in-place {ufunc.__name__} on a leaf tensor that requires grad: "
+                    "do parameter updates inside `with tg.no_grad():`"
+                )
+            return op(self, other)
+        ufunc(self.data, other.data if isinstance(other, Tensor) else other, out=self.data,
+              casting="same_kind")
+        return self
+
+    def __iadd__(self, other: ArrayLike) -> Tensor:
+        return self._inplace(np.add, ops.add, other)
+
+    def __isub__(self, other: ArrayLike) -> Tensor:
+        return self._inplace(np.subtract, ops.sub, other)
+
+    def __imul__(self, other: ArrayLike) -> Tensor:
+        return self._inplace(np.multiply, ops.mul, other)
+
+    def __itruediv__(self, other: ArrayLike) -> Tensor:
+        return self._inplace(np.divide, ops.div, other)
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy ufuncs with a derivative rule here (``np.exp(t)``, ``array * t``, ...) become
+        the recorded operation; any other ufunc is refused rather than silently dropping the
+        gradient."""
+        op = ops.UFUNCS.get(ufunc.__name__) if method == "__call__" and not kwargs else None
+        if op is None:
+            raise TypeError(
+                f"numpy.{ufunc.__name__} ({method}) has no derivative rule in tinygrad_ko; "
+                "use the tinygrad_ko function, or t.numpy() for plain values"
+            )
+        return op(*inputs)
+
+    # ---- elementwise -------------------------------------------------------------------------
+
+    def exp(self) -> Tensor:
+        return ops.exp(self)
+
+    def log(self) -> Tensor:
+        return ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return ops.abs(self)
+
+    def sin(self) -> Tensor:
+        return ops.sin(self)
+
+    def cos(self) -> Tensor:
+        return ops.cos(self)
+
+    def tanh(self) -> Tensor:
+        return ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return ops.relu(self)
+
+    def square(self) -> Tensor:
+        return ops.square(self)
+
+    def clip(self, lo: float | None = None, hi: float | None = None) -> Tensor:
+        return functions.clip(self, lo, hi)
+
+    def maximum(self, other: ArrayLike) -> Tensor:
+        return ops.maximum(self, other)
+
+    def minimum(self, other: ArrayLike) -> Tensor:
+        return ops.minimum(self, other)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A cast to ``dtype``; the gradient is cast back to this tensor's dtype."""
+        return ops.astype(self, np.dtype(dtype))
+
+    # ---- reductions --------------------------------------------------------------------------
+
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return functions.sum(self, axis, keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return functions.mean(self, axis, keepdims)
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return functions.max(self, axis, keepdims)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return functions.min(self, axis, keepdims)
+
+    def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+        return functions.var(self, axis, keepdims, ddof)
+
+    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return functions.logsumexp(self, axis, keepdims)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return functions.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return functions.log_softmax(self, axis)
+
+    # ---- shape -------------------------------------------------------------------------------
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return functions.reshape(self, *shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        return functions.transpose(self, *axes)
+
+    @property
+    def T(self) -> Tensor:
+        return functions.transpose(self)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        return functions.swapaxes(self, axis1, axis2)
+
+    def squeeze(self, axis: Axis = None) -> Tensor:
+        return functions.squeeze(self, axis)
+
+    def expand_dims(self, axis: int | Sequence[int]) -> Tensor:
+        return functions.expand_dims(self, axis)
+
+    def flatten(self) -> Tensor:
+        return functions.flatten(self)
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return functions.broadcast_to(self, shape)
+
+    def matmul(self, other: ArrayLike) -> Tensor:
+        return ops.matmul(self, other)
+
+
+def _op_name(op: Any) -> str:
+    return getattr(op, "name", None) or getattr(op, "__name__", type(op).__name__)
+
+
+class _HookHandle:
+    __slots__ = ("_fn", "_hooks")
+
+    def __init__(self, hooks: list, fn: Callable) -> None:
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
+def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Same as ``Tensor(data, requires_grad, dtype)``."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+# ---- constructors --------------------------------------------------------------------------------
+
+
+def _shape(shape: tuple) -> tuple[int, ...]:
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike."""
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = tuple(shape[0])
+    return tuple(int(n) for n in shape)
+
+
+def _leaf(array: np.ndarray, requires_grad: bool) -> Tensor:
+    if requires_grad:
+        _check_can_require_grad(array.dtype)
+    return Tensor._make(array, requires_grad)
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    return _default_dtype if dtype is None else np.dtype(dtype)
+
+
+def zeros(*shape: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    return _leaf(np.zeros(_shape(shape), _float_dtype(dtype)), requires_grad)
+
+
+def ones(*shape: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
+    return _leaf(np.ones(_shape(shape), _float_dtype(dtype)), requires_grad)
+
+
+def zeros_like(t: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Zeros of ``t``'s shape and (unless given) dtype."""
+    a = np.asarray(t)
+    return _leaf(np.zeros(a.shape, a.dtype if dtype is None else dtype), requires_grad)
+
+
+def ones_like(t: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Ones of ``t``'s shape and (unless given) dtype."""
+    a = np.asarray(t)
+    return _leaf(np.ones(a.shape, a.dtype if dtype is None else dtype), requires_grad)
+
+
+def arange(*args: float, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """``arange([start,] stop[, step])`` as NumPy: integers give ``int64``, any float gives the
+    default float dtype."""
+    if dtype is None:
+        dtype = np.int64 if all(isinstance(a, (int, np.integer)) for a in args) else _default_dtype
+    return _leaf(np.arange(*args, dtype=dtype), requires_grad)
+
+
+def _generator(rng: Any) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def randn(*shape: Any, rng: Any = None, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Standard normal samples; ``rng`` is a ``numpy.random.Generator``, a seed, or None."""
+    array = _generator(rng).standard_normal(_shape(shape)).astype(_float_dtype(dtype))
+    return _leaf(array, requires_grad)
+
+
+def rand(*shape: Any, rng: Any = None, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Uniform samples on [0, 1); ``rng`` is a ``numpy.random.Generator``, a seed, or None."""
+    array = _generator(rng).random(_shape(shape)).astype(_float_dtype(dtype))
+    return _leaf(array, requires_grad)
+
+
+# ``ops`` and ``functions`` build on Tensor, so they are imported after it; the methods above look
+# them up when called.
+from tinygrad_ko import engine as _engine  # noqa: E402
+from tinygrad_ko import functions, ops  # noqa: E402
+
+__all__ = ["Tensor", "arange", "get_default_dtype", "ones", "ones_like", "rand", "randn",
+           "set_default_dtype", "tensor", "zeros", "zeros_like"]
