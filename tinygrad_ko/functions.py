@@ -189,7 +189,7 @@ def stack(xs: Sequence[Any], axis: int = 0) -> Any:
     return concatenate([expand_dims(x, axis) for x in xs], axis)
 
 
-# ---- elementwise selections ------------------------------------------------------------------------
+# ---- elementwise selections ----------------------------------------------------------------------
 
 
 def clip(x: Any, lo: float | None = None, hi: float | None = None) -> Any:

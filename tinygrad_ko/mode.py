@@ -52,7 +52,8 @@ class _Switch:
 
 
 class no_grad(_Switch):
-    """Inside ``with tg.no_grad():`` (or a function decorated ``@tg.no_grad()``) no graph is recorded.
+    """Inside ``with tg.no_grad():`` (or in a function decorated ``@tg.no_grad()``) no graph is
+    recorded.
 
     Results do not require grad, so parameter updates such as ``w -= lr * w.grad`` are plain
     NumPy arithmetic on ``w.data``.

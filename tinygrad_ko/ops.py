@@ -145,7 +145,7 @@ select = Primitive("where", lambda a, b, cond: np.where(cond, a, b),
                    lambda g, a, b, y, cond: select(0, g, cond))
 
 
-# ---- matrix product (batched and 1-D as np.matmul) ------------------------------------------------
+# ---- matrix product (batched and 1-D as np.matmul) -----------------------------------------------
 
 
 def _as_matrices(g: Any, a: Any, b: Any) -> tuple:
@@ -268,7 +268,7 @@ UFUNCS = {
     "not_equal": not_equal,
 }
 
-# ---- indices ----------------------------------------------------------------------------------------
+# ---- indices -------------------------------------------------------------------------------------
 
 
 def normalize_index(index: Any) -> Any:

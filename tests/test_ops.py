@@ -1,0 +1,486 @@
+"""Every differentiable operation, checked the same three ways.
+
+``CASES`` is the test database: one entry per operation with its NumPy reference, how to draw
+its inputs (the domain: positive for log, away from kinks for relu and abs, distinct values for
+max) and, for the elementwise ones, the hand-derived derivative. The property tests below run
+over every entry; ``test_every_primitive_has_a_case`` makes adding an operation without a case
+impossible.
+
+For each case and each Hypothesis example: the forward matches NumPy; the gradient under a random
+upstream gradient matches central finite differences in float64; elementwise gradients match
+the hand formula; second derivatives (the backward pass recorded with ``create_graph``) match
+finite differences of the gradient; float32 stays float32; inputs are not mutated and gradients
+do not alias each other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tinygrad_ko as tg
+from tinygrad_ko import ops
+from tinygrad_ko.engine import gradients
+from tinygrad_ko.testing import numerical_grad
+from tinygrad_ko.testing.strategies import arrays, broadcastable_shapes, shapes
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    fn: Callable[..., Any]  # the tinygrad_ko operation: Tensors (and parameters) -> Tensor
+    reference: Callable[..., np.ndarray]  # the same in plain NumPy
+    draw: Callable[[Any], tuple[list[np.ndarray], dict]]  # data -> (operands, parameters)
+    derivative: Callable[..., tuple] | None = None  # hand-derived elementwise d/d operand
+    covers: tuple[str, ...] = ()  # other primitives this case exercises
+    smooth: bool = True  # whether finite differences of the gradient are meaningful
+    notes: list[str] = field(default_factory=list)
+
+
+def sum_to(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """Undo broadcasting by summation (the test's own, written from the broadcasting rules)."""
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    for axis, n in enumerate(shape):
+        if n == 1 and g.shape[axis] != 1:
+            g = g.sum(axis=axis, keepdims=True)
+    return g
+
+
+# ---- how operands are drawn -----------------------------------------------------------------
+
+
+def unary(lo: float = -3.0, hi: float = 3.0, avoid: tuple = (), unique: bool = False,
+          min_dims: int = 0) -> Callable:
+    def draw(data: Any) -> tuple[list, dict]:
+        shape = data.draw(shapes(min_dims=min_dims))
+        return [data.draw(arrays(shape, lo, hi, avoid=avoid, unique=unique))], {}
+    return draw
+
+
+def binary(a: tuple = (-3.0, 3.0), b: tuple = (-3.0, 3.0), separated: bool = False,
+           avoid_b: tuple = ()) -> Callable:
+    def draw(data: Any) -> tuple[list, dict]:
+        sa, sb = data.draw(broadcastable_shapes(2))
+        x = data.draw(arrays(sa, *a))
+        y = data.draw(arrays(sb, *b, avoid=avoid_b, gap=0.3))
+        if separated:  # no ties between the operands: maximum/minimum have a kink there
+            assume(np.all(np.abs(np.subtract(x, y)) > 1e-3))
+        return [x, y], {}
+    return draw
+
+
+def axis_strategy(ndim: int) -> st.SearchStrategy:
+    if ndim == 0:
+        return st.none()
+    single = st.integers(-ndim, ndim - 1)
+    several = st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).map(tuple)
+    return st.one_of(st.none(), single, several)
+
+
+def reduction(unique: bool = False, lo: float = -3.0, hi: float = 3.0,
+              extra: Callable | None = None) -> Callable:
+    def draw(data: Any) -> tuple[list, dict]:
+        shape = data.draw(shapes())
+        x = data.draw(arrays(shape, lo, hi, unique=unique))
+        params = {"axis": data.draw(axis_strategy(len(shape))),
+                  "keepdims": data.draw(st.booleans())}
+        if extra:
+            params.update(extra(data, shape, params))
+        return [x], params
+    return draw
+
+
+def along_axis(data: Any) -> tuple[list, dict]:
+    shape = data.draw(shapes(min_dims=1))
+    x = data.draw(arrays(shape, -5, 5))
+    return [x], {"axis": data.draw(st.integers(-len(shape), len(shape) - 1))}
+
+
+def numpy_axis(params: dict) -> dict:
+    return {"axis": params["axis"], "keepdims": params["keepdims"]}
+
+
+# ---- shape operations --------------------------------------------------------------------------
+
+
+def draw_reshape(data: Any) -> tuple[list, dict]:
+    shape = data.draw(shapes())
+    size = math.prod(shape)
+    target = data.draw(st.sampled_from([(size,), tuple(reversed(shape)), (1, *shape), (-1,),
+                                        (size, 1)]))
+    return [data.draw(arrays(shape))], {"shape": target}
+
+
+def draw_transpose(data: Any) -> tuple[list, dict]:
+    shape = data.draw(shapes())
+    axes = data.draw(st.permutations(range(len(shape))))
+    return [data.draw(arrays(shape))], {"axes": tuple(axes)}
+
+
+def draw_swapaxes(data: Any) -> tuple[list, dict]:
+    shape = data.draw(shapes(min_dims=1))
+    a, b = (data.draw(st.integers(-len(shape), len(shape) - 1)) for _ in range(2))
+    return [data.draw(arrays(shape))], {"axis1": a, "axis2": b}
+
+
+def draw_squeeze(data: Any) -> tuple[list, dict]:
+    shape = data.draw(shapes(min_side=1, max_side=2))
+    ones = [i for i, n in enumerate(shape) if n == 1]
+    axis = data.draw(st.one_of(st.none(), st.sampled_from(ones))) if ones else None
+    return [data.draw(arrays(shape))], {"axis": axis}
+
+
+def draw_expand_dims(data: Any) -> tuple[list, dict]:
+    shape = data.draw(shapes(max_dims=3))
+    axis = data.draw(st.integers(-len(shape) - 1, len(shape)))
+    return [data.draw(arrays(shape))], {"axis": axis}
+
+
+def draw_broadcast_to(data: Any) -> tuple[list, dict]:
+    shape = data.draw(shapes(max_dims=3, max_side=3))
+    lead = data.draw(st.lists(st.integers(1, 3), max_size=2))
+    grown = [data.draw(st.integers(1, 3)) if n == 1 else n for n in shape]
+    return [data.draw(arrays(shape))], {"shape": (*lead, *grown)}
+
+
+def draw_getitem(data: Any) -> tuple[list, dict]:
+    shape = data.draw(shapes(min_dims=1))
+    x = data.draw(arrays(shape))
+    index = data.draw(st.one_of(
+        hnp.basic_indices(shape, allow_newaxis=True, allow_ellipsis=True),
+        hnp.integer_array_indices(shape, result_shape=hnp.array_shapes(max_dims=2, max_side=6)),
+        hnp.arrays(bool, shape),
+        st.lists(st.integers(-shape[0], shape[0] - 1), min_size=1, max_size=6),  # repeats
+    ))
+    return [x], {"index": index}
+
+
+def draw_concatenate(data: Any) -> tuple[list, dict]:
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    n = data.draw(st.integers(1, 3))
+    parts = []
+    for _ in range(n):
+        part = list(shape)
+        part[axis] = data.draw(st.integers(1, 3))
+        parts.append(data.draw(arrays(tuple(part))))
+    return parts, {"axis": axis}
+
+
+def draw_stack(data: Any) -> tuple[list, dict]:
+    shape = data.draw(shapes(max_dims=3))
+    n = data.draw(st.integers(1, 3))
+    axis = data.draw(st.integers(-len(shape) - 1, len(shape)))
+    return [data.draw(arrays(shape)) for _ in range(n)], {"axis": axis}
+
+
+def draw_matmul(data: Any) -> tuple[list, dict]:
+    n, k, m = (data.draw(st.integers(1, 4)) for _ in range(3))
+    batch_a, batch_b = data.draw(broadcastable_shapes(2, max_dims=2, max_side=3))
+    left = data.draw(st.sampled_from(["vector", "matrix"]))
+    right = data.draw(st.sampled_from(["vector", "matrix"]))
+    sa = (k,) if left == "vector" else (*batch_a, n, k)
+    sb = (k,) if right == "vector" else (*batch_b, k, m)
+    return [data.draw(arrays(sa)), data.draw(arrays(sb))], {}
+
+
+def draw_where(data: Any) -> tuple[list, dict]:
+    sc, sa, sb = data.draw(broadcastable_shapes(3))
+    return [data.draw(arrays(sa)), data.draw(arrays(sb))], {"cond": data.draw(hnp.arrays(bool, sc))}
+
+
+def draw_clip(data: Any) -> tuple[list, dict]:
+    x = data.draw(arrays(shapes(), -3, 3, avoid=(-1.0, 1.5)))
+    lo, hi = data.draw(st.sampled_from([(-1.0, 1.5), (None, 1.5), (-1.0, None)]))
+    return [x], {"lo": lo, "hi": hi}
+
+
+def draw_var(data: Any, shape: tuple, params: dict) -> dict:
+    axes = params["axis"]
+    n = math.prod(shape) if axes is None else math.prod(
+        shape[a] for a in ((axes,) if isinstance(axes, int) else axes))
+    return {"ddof": data.draw(st.integers(0, 1)) if n > 1 else 0}
+
+
+def clip_derivative(x: np.ndarray, lo: float | None, hi: float | None) -> tuple:
+    inside = np.ones(np.shape(x), dtype=bool)
+    if lo is not None:
+        inside &= x > lo
+    if hi is not None:
+        inside &= x < hi
+    return (inside * 1.0,)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def np_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def np_logsumexp(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
+    return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
+
+
+def np_index(x: np.ndarray, index: Any) -> np.ndarray:
+    return x[np.asarray(index) if isinstance(index, list) else index]
+
+
+CASES = [
+    # elementwise, one operand: d/dx written by hand
+    Case("neg", lambda x: -x, np.negative, unary(), lambda x: (-np.ones_like(x),)),
+    Case("exp", tg.exp, np.exp, unary(-4, 4), lambda x: (np.exp(x),)),
+    Case("log", tg.log, np.log, unary(0.1, 10), lambda x: (1 / x,)),
+    Case("sqrt", tg.sqrt, np.sqrt, unary(0.1, 10), lambda x: (0.5 / np.sqrt(x),)),
+    Case("sin", tg.sin, np.sin, unary(), lambda x: (np.cos(x),)),
+    Case("cos", tg.cos, np.cos, unary(), lambda x: (-np.sin(x),)),
+    Case("tanh", tg.tanh, np.tanh, unary(), lambda x: (1 / np.cosh(x) ** 2,)),
+    Case("sigmoid", tg.sigmoid, sigmoid, unary(-6, 6),
+         lambda x: (np.exp(-x) / (1 + np.exp(-x)) ** 2,)),
+    Case("relu", tg.relu, lambda x: np.where(x > 0, x, 0.0), unary(avoid=(0.0,)),
+         lambda x: ((x > 0).astype(float),), smooth=False),
+    Case("abs", tg.abs, np.abs, unary(avoid=(0.0,)), lambda x: (np.sign(x),), smooth=False),
+    Case("square", tg.square, np.square, unary(), lambda x: (2 * x,)),
+    Case("clip", tg.clip, lambda x, lo, hi: np.clip(x, lo, hi), draw_clip, clip_derivative,
+         smooth=False),
+    Case("astype", lambda x: x.astype(np.float32).astype(np.float64),
+         lambda x: x.astype(np.float32).astype(np.float64), unary(),
+         notes=["float32 round trip: finite differences see the rounding"]),
+    # elementwise, two broadcast operands
+    Case("add", lambda a, b: a + b, np.add, binary(), lambda a, b: (1 + 0 * a * b, 1 + 0 * a * b)),
+    Case("sub", lambda a, b: a - b, np.subtract, binary(),
+         lambda a, b: (1 + 0 * a * b, -1 + 0 * a * b)),
+    Case("mul", lambda a, b: a * b, np.multiply, binary(), lambda a, b: (b + 0 * a, a + 0 * b)),
+    Case("div", lambda a, b: a / b, np.divide, binary(b=(-3, 3), avoid_b=(0.0,)),
+         lambda a, b: (1 / b + 0 * a, -a / b**2)),
+    Case("pow", lambda a, b: a**b, np.power, binary(a=(0.2, 3), b=(-2, 2)),
+         lambda a, b: (b * a ** (b - 1), a**b * np.log(a))),
+    Case("maximum", tg.maximum, np.maximum, binary(separated=True),
+         lambda a, b: ((a > b) + 0 * b, (b > a) + 0 * a), smooth=False),
+    Case("minimum", tg.minimum, np.minimum, binary(separated=True),
+         lambda a, b: ((a < b) + 0 * b, (b < a) + 0 * a), smooth=False),
+    Case("where", lambda a, b, cond: tg.where(cond, a, b),
+         lambda a, b, cond: np.where(cond, a, b), draw_where, covers=("where",)),
+    Case("matmul", lambda a, b: a @ b, np.matmul, draw_matmul),
+    # reductions
+    Case("sum", tg.sum, lambda x, **p: np.sum(x, **p), reduction()),
+    Case("mean", tg.mean, lambda x, **p: np.mean(x, **p), reduction()),
+    Case("max", tg.max, lambda x, **p: np.max(x, **p), reduction(unique=True), smooth=False),
+    Case("min", tg.min, lambda x, **p: np.min(x, **p), reduction(unique=True), smooth=False),
+    Case("var", tg.var, lambda x, **p: np.var(x, **p), reduction(extra=draw_var)),
+    Case("logsumexp", tg.logsumexp, np_logsumexp, reduction(lo=-5, hi=5)),
+    Case("softmax", tg.softmax, np_softmax, along_axis),
+    Case("log_softmax", tg.log_softmax, lambda x, axis: np.log(np_softmax(x, axis)), along_axis),
+    # shape
+    Case("reshape", lambda x, shape: x.reshape(shape), lambda x, shape: x.reshape(shape),
+         draw_reshape),
+    Case("flatten", tg.flatten, np.ravel, unary()),
+    Case("transpose", lambda x, axes: x.transpose(*axes), np.transpose, draw_transpose),
+    Case("swapaxes", tg.swapaxes, np.swapaxes, draw_swapaxes),
+    Case("squeeze", tg.squeeze, np.squeeze, draw_squeeze),
+    Case("expand_dims", tg.expand_dims, np.expand_dims, draw_expand_dims),
+    Case("broadcast_to", tg.broadcast_to, np.broadcast_to, draw_broadcast_to),
+    Case("getitem", lambda x, index: x[index], np_index, draw_getitem, covers=("scatter",)),
+    Case("concatenate", lambda *xs, axis: tg.concatenate(xs, axis),
+         lambda *xs, axis: np.concatenate(xs, axis), draw_concatenate),
+    Case("stack", lambda *xs, axis: tg.stack(xs, axis), lambda *xs, axis: np.stack(xs, axis),
+         draw_stack),
+]
+
+BY_NAME = {case.name: case for case in CASES}
+
+
+def test_every_primitive_has_a_case() -> None:
+    covered = set(BY_NAME) | {name for case in CASES for name in case.covers}
+    primitives = {p.name for p in vars(ops).values()
+                  if isinstance(p, ops.Primitive) and not isinstance(p, ops.NonDifferentiable)}
+    assert primitives - covered == set()
+    public = {"exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "square",
+              "clip", "maximum", "minimum", "where", "sum", "mean", "max", "min", "var",
+              "logsumexp", "softmax", "log_softmax", "reshape", "transpose", "swapaxes",
+              "squeeze", "expand_dims", "flatten", "broadcast_to", "matmul", "concatenate",
+              "stack"}
+    assert public - covered == set()
+    assert all(callable(getattr(tg, name)) for name in public)
+
+
+def _tensors(operands: list, dtype: Any = np.float64) -> list:
+    return [tg.Tensor(np.asarray(x, dtype=dtype), requires_grad=True) for x in operands]
+
+
+def _upstream(data: Any, shape: tuple) -> np.ndarray:
+    return data.draw(arrays(shape, -2, 2), label="upstream gradient")
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@given(data=st.data())
+def test_forward_matches_numpy(case: Case, data: Any) -> None:
+    operands, params = case.draw(data)
+    out = case.fn(*_tensors(operands), **params)
+    np.testing.assert_allclose(out.data, case.reference(*operands, **params), rtol=1e-12,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@given(data=st.data())
+def test_gradient_matches_finite_differences(case: Case, data: Any) -> None:
+    operands, params = case.draw(data)
+    before = [np.copy(x) for x in operands]
+    xs = _tensors(operands)
+    out = case.fn(*xs, **params)
+    upstream = _upstream(data, out.shape)
+    out.backward(upstream)
+
+    def projected(*ts: Any) -> Any:
+        return (case.fn(*ts, **params) * upstream).sum()
+
+    step = 1e-3 if case.name == "astype" else 1e-6  # float32 rounding steps are ~1e-7
+    numeric = numerical_grad(projected, *operands, eps=step)
+    for x, expected, original in zip(xs, numeric, before):
+        assert x.grad is not None and x.grad.shape == x.shape and x.grad.dtype == np.float64
+        tolerance = 1e-3 if case.name == "astype" else 1e-6
+        np.testing.assert_allclose(x.grad.data, expected, rtol=1e-5, atol=tolerance)
+        np.testing.assert_array_equal(x.data, original)  # inputs are not mutated
+    for i, a in enumerate(xs):
+        for b in xs[i + 1:]:
+            assert not np.shares_memory(a.grad.data, b.grad.data)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.derivative], ids=lambda c: c.name)
+@given(data=st.data())
+def test_gradient_matches_hand_derivative(case: Case, data: Any) -> None:
+    operands, params = case.draw(data)
+    xs = _tensors(operands)
+    out = case.fn(*xs, **params)
+    upstream = _upstream(data, out.shape)
+    out.backward(upstream)
+    for x, derivative in zip(xs, case.derivative(*operands, **params)):
+        expected = sum_to(upstream * np.broadcast_to(derivative, upstream.shape), x.shape)
+        np.testing.assert_allclose(x.grad.data, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.smooth], ids=lambda c: c.name)
+@settings(max_examples=15)
+@given(data=st.data())
+def test_second_derivative_matches_finite_differences_of_gradient(case: Case, data: Any) -> None:
+    """Hessian-vector products through the recorded backward pass (one rule, every order)."""
+    operands, params = case.draw(data)
+    xs = _tensors(operands)
+    out = case.fn(*xs, **params)
+    upstream = _upstream(data, out.shape)
+    directions = [data.draw(arrays(np.shape(x), -1, 1), label="direction") for x in operands]
+
+    first = gradients((out * upstream).sum(), xs, create_graph=True)
+    directional = sum(((g * v).sum() for g, v in zip(first, directions)), tg.Tensor(0.0))
+    hvp = gradients(directional, xs) if directional.requires_grad else [
+        np.zeros(np.shape(x)) for x in operands]
+
+    def gradient_at(step: float) -> list:
+        moved = _tensors([x + step * v for x, v in zip(operands, directions)])
+        return gradients((case.fn(*moved, **params) * upstream).sum(), moved)
+
+    h = 1e-5
+    for got, plus, minus in zip(hvp, gradient_at(h), gradient_at(-h)):
+        np.testing.assert_allclose(got, (plus - minus) / (2 * h), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.name != "astype"], ids=lambda c: c.name)
+@settings(max_examples=5)
+@given(data=st.data())
+def test_float32_in_float32_out(case: Case, data: Any) -> None:
+    operands, params = case.draw(data)
+    xs = _tensors(operands, np.float32)
+    out = case.fn(*xs, **params)
+    assert out.dtype == np.float32
+    out.backward(np.ones(out.shape, dtype=np.float32))
+    assert all(x.grad.dtype == np.float32 for x in xs)
+
+
+# ---- conventions at kinks, written down in ops.py ----------------------------------------------
+
+
+def test_max_ties_split_the_gradient_evenly() -> None:
+    x = tg.Tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], requires_grad=True, dtype=np.float64)
+    x.max(axis=1).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
+    y = tg.Tensor([5.0, -1.0, -1.0], requires_grad=True, dtype=np.float64)
+    y.min().backward()
+    np.testing.assert_array_equal(y.grad.data, [0, 0.5, 0.5])
+
+
+def test_maximum_and_minimum_ties_split_evenly() -> None:
+    a = tg.Tensor([1.0, 2.0, 3.0], requires_grad=True, dtype=np.float64)
+    b = tg.Tensor([1.0, 5.0, 0.0], requires_grad=True, dtype=np.float64)
+    tg.maximum(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [0.5, 0, 1])
+    np.testing.assert_array_equal(b.grad.data, [0.5, 1, 0])
+    a.grad = b.grad = None
+    tg.minimum(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [0.5, 1, 0])
+
+
+def test_relu_and_abs_have_zero_derivative_at_zero() -> None:
+    x = tg.Tensor([0.0, -0.0, 2.0, -2.0], requires_grad=True, dtype=np.float64)
+    x.relu().sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0, 0, 1, 0])
+    x.grad = None
+    x.abs().sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0, 0, 1, -1])
+
+
+def test_clip_passes_the_gradient_at_its_bounds() -> None:
+    x = tg.Tensor([-2.0, -1.0, 0.0, 1.0, 2.0], requires_grad=True, dtype=np.float64)
+    x.clip(-1, 1).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0, 1, 1, 1, 0])
+
+
+def test_where_sends_the_gradient_to_the_branch_taken() -> None:
+    x = tg.Tensor([1.0, -2.0, 3.0], requires_grad=True, dtype=np.float64)
+    y = tg.Tensor([10.0, 20.0, 30.0], requires_grad=True, dtype=np.float64)
+    tg.where(x > 0, x * 2, y * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [2, 0, 2])
+    np.testing.assert_array_equal(y.grad.data, [0, 3, 0])
+
+
+def test_where_nan_pitfall_and_the_safe_pattern() -> None:
+    """The derivative of the untaken branch is still evaluated: 0 · (1/0) = nan."""
+    x = tg.Tensor([0.0, 2.0], requires_grad=True, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tg.where(x > 0, tg.log(x), 0.0).sum().backward()
+    assert np.isnan(x.grad.data[0]) and x.grad.data[1] == 0.5
+    x.grad = None
+    safe = tg.where(x > 0, x, 1.0)
+    tg.where(x > 0, tg.log(safe), 0.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.5])
+
+
+@pytest.mark.parametrize("fn", [tg.softmax, tg.log_softmax])
+def test_softmax_family_is_stable_for_large_logits(fn: Callable) -> None:
+    z = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -999.0]])
+    x = tg.Tensor(z, requires_grad=True, dtype=np.float64)
+    out = fn(x)
+    shifted = z - z.max(axis=1, keepdims=True)  # the same softmax, with nothing to overflow
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    expected = np.exp(log_p) if fn is tg.softmax else log_p
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=0)
+    (out * np.array([[1.0, 2, 3], [4, 5, 6]])).sum().backward()
+    assert np.all(np.isfinite(x.grad.data))
+
+
+def test_logsumexp_is_stable_for_large_logits_and_minus_infinity() -> None:
+    x = tg.Tensor([1000.0, 1000.0, -np.inf], requires_grad=True, dtype=np.float64)
+    out = x.logsumexp()
+    np.testing.assert_allclose(out.item(), 1000.0 + np.log(2.0), rtol=1e-15)
+    out.backward()
+    np.testing.assert_allclose(x.grad.data, [0.5, 0.5, 0.0])
