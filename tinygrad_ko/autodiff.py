@@ -2,14 +2,17 @@
 functions, in the style of JAX.
 
 They take functions of NumPy arrays, Python floats or Tensors and return NumPy arrays. They nest:
-called on an argument that is already being differentiated (a Tensor that requires grad), they
-record their own backward pass (``create_graph``) and return a Tensor, so ``grad(grad(f))`` is the
-second derivative and ``hessian(f)`` is ``jacobian(grad(f))``.
+called inside another transformation (directly, or through a closure over its variable) or on a
+Tensor that requires grad, they record their own backward pass (``create_graph``) and return a
+Tensor, so ``grad(grad(f))`` is the second derivative and ``hessian(f)`` is
+``jacobian(grad(f))``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -20,15 +23,34 @@ from tinygrad_ko.functions import stack
 from tinygrad_ko.tensor import Tensor
 
 
+class _Depth(threading.local):
+    value = 0  # how many transformations this thread is inside
+
+
+_depth = _Depth()
+
+
+@contextmanager
+def _transforming() -> Iterator[None]:
+    """Mark that ``f`` runs inside a transformation, so transformations it calls nest."""
+    _depth.value += 1
+    try:
+        with mode.enable_grad():
+            yield
+    finally:
+        _depth.value -= 1
+
+
 def _variables(args: tuple, argnums: Sequence[int], name: str) -> tuple[list, list, bool]:
     """Replace the arguments at ``argnums`` by tensors to differentiate with respect to.
 
-    Returns the new argument list, those tensors, and whether an enclosing transformation is
-    already differentiating them (then the backward pass must itself be recorded).
+    Returns the new argument list, those tensors, and whether an enclosing transformation may
+    differentiate the result (then the backward pass must itself be recorded): it is running,
+    or an argument is already a Tensor that requires grad.
     """
     args_list = list(args)
     xs = []
-    nested = False
+    nested = _depth.value > 0
     for i in argnums:
         if not -len(args) <= i < len(args):
             raise IndexError(f"{name}: argnums {i} is out of range for {len(args)} argument(s)")
@@ -56,7 +78,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
     def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         args_list, xs, nested = _variables(args, nums, "grad")
-        with mode.enable_grad():
+        with _transforming():
             out = f(*args_list, **kwargs)
         if not isinstance(out, Tensor):
             out = Tensor(out)
@@ -88,7 +110,7 @@ def jacobian(f: Callable, argnums: int = 0) -> Callable:
 
     def jacobian_f(*args: Any, **kwargs: Any) -> Any:
         args_list, (x,), nested = _variables(args, (argnums,), "jacobian")
-        with mode.enable_grad():
+        with _transforming():
             out = f(*args_list, **kwargs)
         if not isinstance(out, Tensor):
             out = Tensor(out)

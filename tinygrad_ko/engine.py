@@ -165,8 +165,10 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
     order = topological_order(root)
     grads: dict[int, Any] = {id(root): seed}
     captured: dict[int, Any] = {}
-    previous_mode = mode.modes.grad_enabled
-    mode.modes.grad_enabled = create_graph
+    previous_grad, anomaly = mode.modes.grad_enabled, mode.modes.anomaly
+    # A recorded backward pass runs primitives inside the rules; anomalies are reported by _fit
+    # under the name of the op whose gradient it is, not of those inner primitives.
+    mode.modes.grad_enabled, mode.modes.anomaly = create_graph, False
     try:
         while order:
             t = order.pop()  # every consumer of t has been processed: its gradient is complete
@@ -194,17 +196,17 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                 if gx is None or not needs[i]:
                     continue
                 x = inputs[i]
-                gx = _fit(gx, x, op, i, create_graph)
+                gx = _fit(gx, x, op, i, create_graph, anomaly)
                 key = id(x)
                 grads[key] = gx if key not in grads else grads[key] + gx
             if not retain_graph:
                 t._inputs = t._params = None
     finally:
-        mode.modes.grad_enabled = previous_mode
+        mode.modes.grad_enabled, mode.modes.anomaly = previous_grad, anomaly
     return captured
 
 
-def _fit(gx: Any, x: Tensor, op: Any, i: int, create_graph: bool) -> Any:
+def _fit(gx: Any, x: Tensor, op: Any, i: int, create_graph: bool, anomaly: bool) -> Any:
     """Make a rule's result a gradient for operand ``x``: an array (or a Tensor when recording)
     of x's shape and dtype."""
     if create_graph:
@@ -225,14 +227,16 @@ def _fit(gx: Any, x: Tensor, op: Any, i: int, create_graph: bool) -> Any:
             ) from None
     if gx.dtype != x.data.dtype:
         gx = gx.astype(x.data.dtype)
-    if mode.modes.anomaly:
+    if anomaly:
         _check_finite(constant(gx), f"the backward of '{op_name(op)}' (input {i})")
     return gx
 
 
 def _accumulate_grad(t: Tensor, g: Any, create_graph: bool) -> None:
     if create_graph:
-        t.grad = g if t.grad is None else t.grad + g
+        # ``g + 0`` is a new tensor (still in the graph): g may also be another leaf's gradient
+        # (add passes one gradient to both operands) or the caller's ``grad``.
+        t.grad = g + 0 if t.grad is None else t.grad + g
     elif t.grad is None:
         t.grad = Tensor._make(np.array(g, dtype=t.data.dtype))  # a copy: g may be shared
     else:

@@ -43,22 +43,31 @@ class Primitive:
         operands = args[: self.arity]
         for x in operands:
             if isinstance(x, Tensor):
-                return record(self, self.evaluate(operands, args[self.arity :]), operands,
-                              args[self.arity :])
+                params = args[self.arity :]
+                return record(self, *self.evaluate(operands, params), params)
         return self.forward(*args)
 
-    def evaluate(self, operands: tuple, params: tuple) -> Any:
-        """The forward on the operands' arrays. A Python or NumPy scalar takes the dtype of the
-        float tensor beside it (float32 * 2.0 stays float32). Errors name the operation."""
+    def evaluate(self, operands: tuple, params: tuple) -> tuple[Any, tuple]:
+        """The forward on the operands' arrays, and the operands to record.
+
+        Beside a float tensor, every operand that is not a float array (a Python or NumPy
+        scalar, a list, an integer array or tensor) takes that tensor's dtype: float32 * 2.0 and
+        float32 * int64 stay float32. Errors name the operation and the operands' shapes.
+        """
         dtype = next((x.data.dtype for x in operands
                       if isinstance(x, Tensor) and x.data.dtype.kind == "f"), None)
-        values = [x.data if isinstance(x, Tensor)
-                  else dtype.type(x) if dtype is not None and _is_number(x) else x
-                  for x in operands]
+        inputs, values = [], []
         try:
-            return self.forward(*values, *params)
+            for x in operands:
+                value = x.data if isinstance(x, Tensor) else x
+                if dtype is not None and not (type(value) is np.ndarray
+                                              and value.dtype.kind == "f"):
+                    value = dtype.type(value) if _is_number(value) else np.asarray(value, dtype)
+                inputs.append(x if isinstance(x, Tensor) else value)
+                values.append(value)
+            return self.forward(*values, *params), tuple(inputs)
         except (ValueError, TypeError, IndexError) as error:
-            shapes = ", ".join(str(np.shape(v)) for v in values)
+            shapes = ", ".join(str(np.shape(v)) for v in (*values, *operands[len(values):]))
             raise type(error)(f"{self.name}: {error} (operand shapes: {shapes})") from None
 
     def vjp(self, g: Any, xs: tuple, y: Any, params: tuple, needs: list[bool]) -> list:
@@ -78,12 +87,12 @@ class NonDifferentiable(Primitive):
 
     def __call__(self, *args: Any) -> Any:
         if any(isinstance(x, Tensor) for x in args):
-            return Tensor._make(self.evaluate(args, ()))
+            return Tensor._make(self.evaluate(args, ())[0])
         return self.forward(*args)
 
 
 def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float, np.number)) and not isinstance(x, (bool, np.bool_))
+    return isinstance(x, (int, float, bool, np.number, np.bool_))
 
 
 def _kept(v: Any, shape: tuple, axis: tuple | None, keepdims: bool) -> Any:
@@ -131,8 +140,12 @@ add = Primitive("add", np.add, lambda g, a, b, y: g, lambda g, a, b, y: g)
 sub = Primitive("sub", np.subtract, lambda g, a, b, y: g, lambda g, a, b, y: -g)
 mul = Primitive("mul", np.multiply, lambda g, a, b, y: g * b, lambda g, a, b, y: g * a)
 div = Primitive("div", np.divide, lambda g, a, b, y: g / b, lambda g, a, b, y: -g * y / b)
+# d/da a^b = b a^(b−1) is 0 where b = 0, even at a = 0 (a^0 is constant there): the exponent
+# b − 1 is replaced by 1 at b = 0 so that no 0 · inf arises. Likewise d/db a^b = a^b log a is 0 at
+# a = 0 (for b > 0), so log sees 1 there.
 pow = Primitive("pow", np.power,
-                lambda g, a, b, y: g * b * a ** (b - 1), lambda g, a, b, y: g * y * log(a))
+                lambda g, a, b, y: g * b * a ** select(1, b - 1, constant(b) == 0),
+                lambda g, a, b, y: g * y * log(select(1, a, constant(a) == 0)))
 maximum = Primitive("maximum", np.maximum,
                     lambda g, a, b, y: g * _share(constant(a), constant(b)),
                     lambda g, a, b, y: g * _share(constant(b), constant(a)))
@@ -233,7 +246,7 @@ class _Concatenate(Primitive):
 
     def __call__(self, xs: tuple, axis: int) -> Any:  # type: ignore[override]
         if any(isinstance(x, Tensor) for x in xs):
-            return record(self, self.evaluate(xs, (axis,)), xs, (axis,))
+            return record(self, *self.evaluate(xs, (axis,)), (axis,))
         return self.forward(*xs, axis)
 
     def vjp(self, g: Any, xs: tuple, y: Any, params: tuple, needs: list[bool]) -> list:
@@ -280,7 +293,7 @@ def normalize_index(index: Any) -> Any:
         if isinstance(item, Tensor):
             item = item.data
         if isinstance(item, list):
-            item = np.asarray(item)
+            item = np.asarray(item) if item else np.zeros(0, dtype=np.intp)
         if isinstance(item, np.ndarray) and item.dtype == bool and item.ndim > 0:
             out.extend(np.nonzero(item))
         else:

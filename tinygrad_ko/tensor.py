@@ -199,7 +199,7 @@ class Tensor:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(")
         extra = f", dtype={self.data.dtype}"
         if self._op is not None:
-            extra += f", grad_fn=<{_op_name(self._op)}>"
+            extra += f", grad_fn=<{_engine.op_name(self._op)}>"
         elif self._requires_grad:
             extra += ", requires_grad=True"
         return f"Tensor({body}{extra})"
@@ -313,6 +313,8 @@ class Tensor:
     # ``no_grad``, or when nothing involved requires grad): that is the parameter update
     # ``w -= lr * w.grad``. A leaf that requires grad cannot be changed in place while the graph is
     # recorded (its gradient would be lost); any other tensor falls back to ``a = a + b``.
+    # Changing in place a tensor that a graph not yet backpropagated still reads changes what that
+    # backward computes: update parameters after ``backward()``, as every optimizer does.
     def _inplace(self, ufunc: np.ufunc, op: Callable, other: ArrayLike) -> Tensor:
         other_requires_grad = isinstance(other, Tensor) and other._requires_grad
         if mode.modes.grad_enabled and (self._requires_grad or other_requires_grad):
@@ -322,8 +324,13 @@ class Tensor:
                     "do parameter updates inside `with tg.no_grad():`"
                 )
             return op(self, other)
-        ufunc(self.data, other.data if isinstance(other, Tensor) else other, out=self.data,
-              casting="same_kind")
+        value = other.data if isinstance(other, Tensor) else other
+        try:
+            ufunc(self.data, value, out=self.data, casting="same_kind")
+        except (ValueError, TypeError) as error:
+            raise type(error)(
+                f"in-place {op.name}: {error} (shapes {self.data.shape} and {np.shape(value)})"
+            ) from None
         return self
 
     def __iadd__(self, other: ArrayLike) -> Tensor:
@@ -450,10 +457,6 @@ class Tensor:
 
     def matmul(self, other: ArrayLike) -> Tensor:
         return ops.matmul(self, other)
-
-
-def _op_name(op: Any) -> str:
-    return getattr(op, "name", None) or getattr(op, "__name__", type(op).__name__)
 
 
 class _HookHandle:
