@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import sum_to
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -43,16 +44,6 @@ class Case:
     covers: tuple[str, ...] = ()  # other primitives this case exercises
     smooth: bool = True  # whether finite differences of the gradient are meaningful
     notes: list[str] = field(default_factory=list)
-
-
-def sum_to(g: np.ndarray, shape: tuple) -> np.ndarray:
-    """Undo broadcasting by summation (the test's own, written from the broadcasting rules)."""
-    while g.ndim > len(shape):
-        g = g.sum(axis=0)
-    for axis, n in enumerate(shape):
-        if n == 1 and g.shape[axis] != 1:
-            g = g.sum(axis=axis, keepdims=True)
-    return g
 
 
 # ---- how operands are drawn -----------------------------------------------------------------

@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 import pytest
+from helpers import sum_to
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -27,17 +28,6 @@ def _restore_default_dtype():
     saved = tg.get_default_dtype()
     yield
     tg.set_default_dtype(saved)
-
-
-def sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sum ``g`` (of a broadcast shape) back to ``shape``: the gradient of a broadcast operand."""
-    g = np.asarray(g)
-    while g.ndim > len(shape):
-        g = g.sum(axis=0)
-    for axis, n in enumerate(shape):
-        if n == 1 and g.shape[axis] != 1:
-            g = g.sum(axis=axis, keepdims=True)
-    return g
 
 
 def floats(lo: float, hi: float) -> st.SearchStrategy[float]:
@@ -316,9 +306,9 @@ def test_binary_operator_values_and_gradients_with_broadcasting(name, data):
     a_b, b_b = np.broadcast_arrays(a, b)
     da, db = hand_grads(a_b, b_b)
     assert ta.grad.shape == a.shape and tb.grad.shape == b.shape
-    np.testing.assert_allclose(ta.grad.data, sum_to_shape(da * g, a.shape), rtol=1e-10,
+    np.testing.assert_allclose(ta.grad.data, sum_to(da * g, a.shape), rtol=1e-10,
                                atol=1e-12)
-    np.testing.assert_allclose(tb.grad.data, sum_to_shape(db * g, b.shape), rtol=1e-10,
+    np.testing.assert_allclose(tb.grad.data, sum_to(db * g, b.shape), rtol=1e-10,
                                atol=1e-12)
 
 
@@ -353,8 +343,8 @@ def test_matmul_values_and_gradients(shape_a, shape_b):
     g2 = g.reshape((*batch, a2.shape[-2], b2.shape[-1]))
     a_b = np.broadcast_to(a2, (*batch, *a2.shape[-2:]))
     b_b = np.broadcast_to(b2, (*batch, *b2.shape[-2:]))
-    da = sum_to_shape(np.einsum("...ik,...jk->...ij", g2, b_b), a2.shape).reshape(a.shape)
-    db = sum_to_shape(np.einsum("...ki,...kj->...ij", a_b, g2), b2.shape).reshape(b.shape)
+    da = sum_to(np.einsum("...ik,...jk->...ij", g2, b_b), a2.shape).reshape(a.shape)
+    db = sum_to(np.einsum("...ki,...kj->...ij", a_b, g2), b2.shape).reshape(b.shape)
     np.testing.assert_allclose(ta.grad.data, da, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(tb.grad.data, db, rtol=1e-10, atol=1e-12)
 
