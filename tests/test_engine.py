@@ -740,3 +740,54 @@ def test_create_graph_graph_freed_once_grad_reset(gc_disabled, rng):
     del z
     x.grad = None  # the recorded gradient is what still held the graph
     assert ref() is None
+
+
+# ---- found in review: atomic failures, dtypes of seeds and hooks, hook copies --------------------
+
+
+class _WrongCount(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad  # two gradients for one input
+
+
+def test_a_failed_backward_changes_nothing_and_fails_the_same_way_again():
+    x, w = leaf([1.0, 2.0]), leaf([3.0])
+    z = (x * 3).sum() + _WrongCount.apply(w).sum()
+    for _ in range(2):  # the graph was not released: the second try gives the same error
+        with pytest.raises(RuntimeError, match="returned 2 gradient"):
+            z.backward()
+        assert x.grad is None and w.grad is None
+
+
+def test_float32_leaf_gets_float32_gradient_from_a_float64_seed_or_hook():
+    x = tg.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    (x * 2).backward(tg.Tensor(np.ones(2)), create_graph=True)
+    assert x.grad.dtype == np.float32
+    y = tg.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    y.register_hook(lambda g: tg.Tensor(np.asarray(g.data, dtype=np.float64) * 2))
+    (y * 3).sum().backward()
+    assert y.grad.dtype == np.float32
+    np.testing.assert_array_equal(y.grad.data, [6.0, 6.0])
+
+
+def test_hooks_get_a_copy_they_may_change_in_place():
+    p, w = leaf([1.0, 2.0]), leaf([1.0, 1.0])
+
+    def doubling(g):
+        g.data *= 2  # in place: must not reach w's gradient through add's shared array
+        return g
+
+    p.register_hook(doubling)
+    (p + w).backward(np.ones(2))
+    np.testing.assert_array_equal(p.grad.data, [2.0, 2.0])
+    np.testing.assert_array_equal(w.grad.data, [1.0, 1.0])
+
+
+def test_retain_grad_on_a_tensor_that_does_not_require_grad():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        leaf([1.0], requires_grad=False).retain_grad()

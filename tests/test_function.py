@@ -208,7 +208,7 @@ def test_needs_input_grad_tells_which_gradients_are_wanted(a_requires, b_require
         assert tb.grad is None
 
 
-# ---- what the engine checks and does for a Function -------------------------------------------
+# ---- what the engine checks and does for a Function ----------------------------------------------
 
 
 class TooMany(tg.Function):
@@ -387,3 +387,75 @@ def test_create_graph_with_a_two_input_function():
     (MulSin.apply(ta, tb) * 3.0).sum().backward(create_graph=True)
     np.testing.assert_allclose(ta.grad.data, 3 * np.sin(b), rtol=RTOL)
     np.testing.assert_allclose(tb.grad.data, 3 * a * np.cos(b), rtol=RTOL)
+
+
+# ---- differentiating a Function's backward again (found in review) -------------------------------
+
+
+class SquareSaved(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return 2 * x * grad
+
+
+class SineAttribute(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.x = x
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * np.cos(ctx.x)  # a NumPy ufunc: records when ctx.x is a Tensor
+
+
+def test_second_derivative_through_saved_inputs():
+    d2 = tg.grad(tg.grad(lambda x: SquareSaved.apply(x)))
+    np.testing.assert_allclose(d2(np.float64(3.0)), 2.0, rtol=1e-12)  # (x²)'' = 2
+
+
+def test_second_derivative_through_ctx_attributes_and_ufuncs():
+    d2 = tg.grad(tg.grad(lambda x: SineAttribute.apply(x)))
+    for x in (-1.0, 0.4, 2.0):
+        np.testing.assert_allclose(d2(np.float64(x)), -np.sin(x), rtol=1e-12)  # sin'' = −sin
+
+
+def test_first_order_backward_still_sees_arrays():
+    seen = []
+
+    class Spy(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.x = x
+            return 3 * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            seen.append((type(ctx.x), type(grad)))
+            return 3 * grad
+
+    x = tg.Tensor(np.ones(2), requires_grad=True)
+    Spy.apply(x).sum().backward()
+    assert seen == [(np.ndarray, np.ndarray)]
+
+
+def test_backward_may_return_a_list():
+    class Both(tg.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, grad):
+            return [grad, 2 * grad]
+
+    a = tg.Tensor(np.ones(2), requires_grad=True)
+    b = tg.Tensor(np.ones(2), requires_grad=True)
+    Both.apply(a, b).sum().backward()
+    np.testing.assert_array_equal(b.grad.data, [2.0, 2.0])

@@ -38,7 +38,7 @@ def run_threads(*targets):
         raise errors[0]
 
 
-# ---- no_grad / enable_grad / is_grad_enabled -------------------------------------------------
+# ---- no_grad / enable_grad / is_grad_enabled -----------------------------------------------------
 
 
 def test_grad_is_enabled_by_default():
@@ -369,3 +369,12 @@ def test_detect_anomaly_is_off_again_after_a_block_that_raised():
         with pytest.raises(FloatingPointError), tg.detect_anomaly():
             tg.log(tg.Tensor(np.array([0.0])))
         assert tg.log(tg.Tensor(np.array([0.0]))).data[0] == -np.inf
+
+
+def test_one_no_grad_instance_can_be_entered_inside_itself():
+    switch = tg.no_grad()
+    with switch:
+        with switch:
+            assert not tg.is_grad_enabled()
+        assert not tg.is_grad_enabled()
+    assert tg.is_grad_enabled()

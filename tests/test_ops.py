@@ -46,7 +46,7 @@ class Case:
     notes: list[str] = field(default_factory=list)
 
 
-# ---- how operands are drawn -----------------------------------------------------------------
+# ---- how operands are drawn ----------------------------------------------------------------------
 
 
 def unary(lo: float = -3.0, hi: float = 3.0, avoid: tuple = (), unique: bool = False,
@@ -100,7 +100,7 @@ def numpy_axis(params: dict) -> dict:
     return {"axis": params["axis"], "keepdims": params["keepdims"]}
 
 
-# ---- shape operations --------------------------------------------------------------------------
+# ---- shape operations ----------------------------------------------------------------------------
 
 
 def draw_reshape(data: Any) -> tuple[list, dict]:
@@ -243,6 +243,7 @@ CASES = [
          lambda x: ((x > 0).astype(float),), smooth=False),
     Case("abs", tg.abs, np.abs, unary(avoid=(0.0,)), lambda x: (np.sign(x),), smooth=False),
     Case("square", tg.square, np.square, unary(), lambda x: (2 * x,)),
+    Case("identity", ops.identity, np.positive, unary(), lambda x: (np.ones_like(x),)),
     Case("clip", tg.clip, lambda x, lo, hi: np.clip(x, lo, hi), draw_clip, clip_derivative,
          smooth=False),
     Case("astype", lambda x: x.astype(np.float32).astype(np.float64),
@@ -398,7 +399,7 @@ def test_float32_in_float32_out(case: Case, data: Any) -> None:
     assert all(x.grad.dtype == np.float32 for x in xs)
 
 
-# ---- conventions at kinks, written down in ops.py ----------------------------------------------
+# ---- conventions at kinks, written down in ops.py ------------------------------------------------
 
 
 def test_max_ties_split_the_gradient_evenly() -> None:
@@ -475,3 +476,9 @@ def test_logsumexp_is_stable_for_large_logits_and_minus_infinity() -> None:
     np.testing.assert_allclose(out.item(), 1000.0 + np.log(2.0), rtol=1e-15)
     out.backward()
     np.testing.assert_allclose(x.grad.data, [0.5, 0.5, 0.0])
+
+
+def test_softmax_family_over_an_empty_axis() -> None:
+    empty = tg.Tensor(np.zeros((2, 0)), requires_grad=True)
+    assert tg.softmax(empty).shape == (2, 0) and tg.log_softmax(empty).shape == (2, 0)
+    np.testing.assert_array_equal(tg.logsumexp(empty, axis=1).data, [-np.inf, -np.inf])

@@ -269,7 +269,7 @@ def test_repr_shows_requires_grad_on_a_leaf_and_grad_fn_on_a_result():
     assert re.search(r"grad_fn=<[^>]*add", repr(x + x), re.IGNORECASE)
 
 
-# ---- operators: forward values and hand-derived gradients -------------------------------------
+# ---- operators: forward values and hand-derived gradients ----------------------------------------
 
 # name: (operator, NumPy forward, hand-derived (d/da, d/db) on broadcast arrays, a range, b range)
 BINARY = {
@@ -458,7 +458,7 @@ def test_comparisons_give_tensors_that_need_no_grad(symbol, other_kind):
         np.testing.assert_array_equal(out.data, expected)
 
 
-# ---- dtypes of results and gradients -----------------------------------------------------------
+# ---- dtypes of results and gradients -------------------------------------------------------------
 
 SCALARS = [2.0, 2, np.float64(2.0), np.float32(2.0), np.int64(2)]
 SCALAR_OPS = [operator.add, operator.sub, operator.mul, operator.truediv, operator.pow]
@@ -784,7 +784,7 @@ def test_randn_and_rand_distributions():
     assert abs(u.mean() - 0.5) < 0.02
 
 
-# ---- shape errors name the operation and both shapes --------------------------------------------
+# ---- shape errors name the operation and both shapes ---------------------------------------------
 
 
 def _assert_names(error: pytest.ExceptionInfo, *parts: str) -> None:
@@ -815,3 +815,39 @@ def test_concatenate_shape_mismatch_names_concatenate_and_both_shapes():
     with pytest.raises(ValueError, match="concatenate") as error:
         tg.concatenate([tg.Tensor(np.ones((2, 3))), tg.Tensor(np.ones((2, 4)))], axis=0)
     _assert_names(error, "(2, 3)", "(2, 4)")
+
+
+# ---- found in review -----------------------------------------------------------------------------
+
+
+def test_cast_to_an_integer_type_has_no_gradient():
+    x = tg.Tensor(np.array([1.5, 2.5]), requires_grad=True)
+    z = x.astype(np.int64)
+    assert z.dtype == np.int64 and not z.requires_grad and z.grad_fn is None
+
+
+def test_numpy_errors_keep_their_message_and_name_the_operation():
+    x = tg.arange(3)
+    with pytest.raises(TypeError, match=r"in-place add.*casting"), tg.no_grad():
+        x += 1.5  # an int64 tensor cannot hold 1.5
+    with pytest.raises(TypeError, match=r"^add: .*ufunc"):
+        tg.arange(3) + "a"
+    with pytest.raises(ValueError, match=r"^matmul: .*mismatch") as info:
+        tg.ones(2, 3) @ tg.ones(4, 5)
+    assert "matmul: matmul" not in str(info.value)
+
+
+def test_broadcast_to_takes_an_int_shape():
+    out = tg.Tensor(np.array([2.0])).broadcast_to(3)
+    np.testing.assert_array_equal(out.data, [2.0, 2.0, 2.0])
+
+
+def test_where_with_a_tensor_condition_and_two_numbers_gives_a_tensor():
+    out = tg.where(tg.Tensor([1.0, -1.0]) > 0, 1.0, 0.0)
+    assert isinstance(out, tg.Tensor) and out.dtype == tg.get_default_dtype()
+    np.testing.assert_array_equal(out.data, [1.0, 0.0])
+
+
+def test_iterating_a_0d_tensor():
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        iter(tg.Tensor(1.0)).__next__()

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_ko import mode
+from tinygrad_ko import mode, ops
 from tinygrad_ko.engine import gradients
 from tinygrad_ko.functions import stack
 from tinygrad_ko.tensor import Tensor
@@ -56,8 +56,11 @@ def _variables(args: tuple, argnums: Sequence[int], name: str) -> tuple[list, li
             raise IndexError(f"{name}: argnums {i} is out of range for {len(args)} argument(s)")
         a = args_list[i]
         if isinstance(a, Tensor) and a.requires_grad:
+            # Differentiate with respect to a new node standing for this argument, not the
+            # Tensor itself: f may also use that Tensor elsewhere (a closure), and the result
+            # must be the partial derivative in the argument.
             nested = True
-            x = a
+            x = ops.identity(a)
         else:
             array = a.data if isinstance(a, Tensor) else a
             x = Tensor(array)
@@ -68,7 +71,10 @@ def _variables(args: tuple, argnums: Sequence[int], name: str) -> tuple[list, li
 
 
 def _argnums(argnums: int | Sequence[int]) -> tuple[int, ...]:
-    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    nums = (int(argnums),) if isinstance(argnums, (int, np.integer)) else tuple(argnums)
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"grad: repeated argnums {argnums!r}")
+    return nums
 
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
@@ -88,7 +94,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             )
         grads = gradients(out, xs, create_graph=nested)
         value = out if nested else out.data
-        return value, (grads[0] if isinstance(argnums, int) else tuple(grads))
+        return value, (grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads))
 
     return value_and_grad_f
 

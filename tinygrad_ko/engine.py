@@ -31,6 +31,15 @@ def constant(v: Any) -> Any:
     return v.data if isinstance(v, Tensor) else v
 
 
+def renamed(error: Exception, message: str) -> Exception:
+    """``error`` as its builtin class (ValueError, IndexError or TypeError) with ``message``:
+    NumPy's own subclasses cannot be built from a message alone."""
+    for kind in (ValueError, IndexError, TypeError):
+        if isinstance(error, kind):
+            return kind(message)
+    return error
+
+
 def _check_finite(array: Any, where: str) -> None:
     array = np.asarray(array)
     if array.dtype.kind == "f" and not np.isfinite(array).all():
@@ -47,6 +56,8 @@ def record(op: Any, y: Any, inputs: tuple, params: tuple) -> Tensor:
     if mode.modes.grad_enabled:
         for x in inputs:
             if isinstance(x, Tensor) and x._requires_grad:
+                if out.data.dtype.kind != "f":  # an integer result has no gradient
+                    break
                 out._requires_grad = True
                 out._op, out._inputs, out._params = op, inputs, params
                 break
@@ -115,7 +126,7 @@ def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
             )
         seed: Any = np.ones_like(root.data)
     elif isinstance(grad, Tensor) and create_graph:
-        seed = grad
+        seed = grad if grad.dtype == root.data.dtype else grad.astype(root.data.dtype)
     else:
         seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.data.dtype)
     if seed.shape != root.data.shape:
@@ -152,8 +163,8 @@ def gradients(output: Tensor, inputs: list[Tensor], grad: Any = None,
         if g is None:
             g = np.zeros_like(x.data)
             g = Tensor._make(g) if create_graph else g
-        elif not create_graph:
-            g = np.array(g, dtype=x.data.dtype)  # a copy: gradients may alias each other
+        else:  # a copy (a new node when recording): gradients may alias each other
+            g = g + 0 if create_graph else np.array(g, dtype=x.data.dtype)
         results.append(g)
     return results
 
@@ -165,6 +176,10 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
     order = topological_order(root)
     grads: dict[int, Any] = {id(root): seed}
     captured: dict[int, Any] = {}
+    # State changes wait until the whole pass has succeeded, so that an error raised in a rule or
+    # a hook leaves every .grad and the graph as they were.
+    grad_updates: list[tuple[Tensor, Any]] = []
+    passed: list[Tensor] = []
     previous_grad, anomaly = mode.modes.grad_enabled, mode.modes.anomaly
     # A recorded backward pass runs primitives inside the rules; anomalies are reported by _fit
     # under the name of the op whose gradient it is, not of those inner primitives.
@@ -181,7 +196,7 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                 if id(t) in targets:
                     captured[id(t)] = g
             elif t._op is None or t._retains_grad:
-                _accumulate_grad(t, g, create_graph)
+                grad_updates.append((t, g))
             op = t._op
             if op is None:
                 continue
@@ -199,7 +214,11 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                 gx = _fit(gx, x, op, i, create_graph, anomaly)
                 key = id(x)
                 grads[key] = gx if key not in grads else grads[key] + gx
-            if not retain_graph:
+            passed.append(t)
+        for t, g in grad_updates:
+            _accumulate_grad(t, g, create_graph)
+        if not retain_graph:
+            for t in passed:
                 t._inputs = t._params = None
     finally:
         mode.modes.grad_enabled, mode.modes.anomaly = previous_grad, anomaly
@@ -245,7 +264,8 @@ def _accumulate_grad(t: Tensor, g: Any, create_graph: bool) -> None:
 
 def _run_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
     for hook in list(t._hooks or ()):
-        result = hook(g if create_graph else Tensor._make(g))
+        # A copy: the hook may change it in place, and g may be shared with another gradient.
+        result = hook(g if create_graph else Tensor._make(np.array(g)))
         if result is None:
             continue
         if not isinstance(result, Tensor):
@@ -255,6 +275,8 @@ def _run_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
                 f"a hook returned a gradient of shape {result.data.shape} for a tensor of shape "
                 f"{t.data.shape}"
             )
+        if result.data.dtype != t.data.dtype:
+            result = result.astype(t.data.dtype)
         g = result if create_graph else result.data
     return g
 

@@ -6,9 +6,10 @@ one gradient per input (a tuple when there are several, None for an input that n
 ``MyOp.apply(*tensors)`` runs it and records it in the graph like a built-in operation: the engine
 sums broadcast gradients back, casts dtypes and checks shapes for it.
 
-With ``create_graph=True`` ``backward`` receives ``grad`` as a Tensor; arithmetic between it and
-the arrays on ``ctx`` is recorded, so the result is differentiable in ``grad`` (what ``ctx`` holds
-counts as constant).
+With ``create_graph=True`` ``backward`` receives ``grad`` as a Tensor, and what ``forward`` kept
+of its inputs and output (``ctx.save_for_backward(x)`` or ``ctx.x = x``) comes back as those
+Tensors: written with operators and NumPy ufuncs, ``backward`` is then recorded and can be
+differentiated again. Arrays that ``forward`` computed itself count as constants there.
 """
 
 from __future__ import annotations
@@ -62,7 +63,12 @@ class Function:
     @classmethod
     def vjp(cls, g: Any, xs: tuple, y: Any, params: tuple, needs: list[bool]) -> tuple:
         """The engine's entry point: call ``backward`` and check it gave one gradient per input."""
-        grads = cls.backward(params[0], g)
+        ctx = params[0]
+        if isinstance(g, Tensor):  # a recorded backward pass: see _recording
+            ctx = _recording(ctx, xs, y)
+        grads = cls.backward(ctx, g)
+        if isinstance(grads, list):
+            grads = tuple(grads)
         if not isinstance(grads, tuple):
             grads = (grads,)
         if len(grads) != len(xs):
@@ -70,3 +76,20 @@ class Function:
                 f"{cls.__name__}.backward returned {len(grads)} gradient(s) for {len(xs)} input(s)"
             )
         return grads
+
+
+def _recording(ctx: Context, inputs: tuple, output: Tensor) -> Context:
+    """A copy of ``ctx`` for a recorded backward pass, in which every array that is an input's or
+    the output's own data is replaced by that Tensor. ``backward`` then computes with Tensors
+    (operators and NumPy ufuncs both record), so its result can be differentiated again. Arrays
+    that ``forward`` derived itself stay constants, as in PyTorch."""
+    tensors = {id(t.data): t for t in (*inputs, output) if isinstance(t, Tensor)}
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return tuple(swap(v) for v in value)
+        return tensors.get(id(value), value) if isinstance(value, np.ndarray) else value
+
+    copy = Context()
+    copy.__dict__.update({name: swap(value) for name, value in vars(ctx).items()})
+    return copy

@@ -20,6 +20,7 @@ import numpy as np
 
 from tinygrad_ko import ops
 from tinygrad_ko.engine import constant
+from tinygrad_ko.tensor import Tensor
 
 Axis = int | Sequence[int] | None
 
@@ -165,8 +166,9 @@ def flatten(x: Any) -> Any:
     return ops.reshape(x, (-1,))
 
 
-def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
+def broadcast_to(x: Any, shape: int | Sequence[int]) -> Any:
     """``x`` repeated along new or length-one axes to ``shape``; its gradient sums back."""
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
     return ops.broadcast_to(x, tuple(int(n) for n in shape))
 
 
@@ -207,4 +209,6 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     x = 0 has log's gradient 1/0 · 0 = nan. Make the untaken branch safe instead:
     ``where(x > 0, log(where(x > 0, x, 1)), 0)``.
     """
+    if isinstance(cond, Tensor) and not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a)  # a Tensor condition gives a Tensor, even between two constants
     return ops.select(a, b, np.asarray(constant(cond), dtype=bool))

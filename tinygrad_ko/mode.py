@@ -36,11 +36,12 @@ class _Switch:
     _value = False
 
     def __enter__(self) -> None:
-        self._previous = getattr(modes, self._field)
+        # A stack, so that one instance can be entered again inside itself.
+        self.__dict__.setdefault("_previous", []).append(getattr(modes, self._field))
         setattr(modes, self._field, self._value)
 
     def __exit__(self, *exc: object) -> None:
-        setattr(modes, self._field, self._previous)
+        setattr(modes, self._field, self._previous.pop())
 
     def __call__(self, func: F) -> F:
         @functools.wraps(func)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_ko.engine import constant, record, unbroadcast
+from tinygrad_ko.engine import constant, record, renamed, unbroadcast
 from tinygrad_ko.tensor import Tensor
 
 
@@ -68,7 +68,8 @@ class Primitive:
             return self.forward(*values, *params), tuple(inputs)
         except (ValueError, TypeError, IndexError) as error:
             shapes = ", ".join(str(np.shape(v)) for v in (*values, *operands[len(values):]))
-            raise type(error)(f"{self.name}: {error} (operand shapes: {shapes})") from None
+            text = str(error).removeprefix(f"{self.name}: ")
+            raise renamed(error, f"{self.name}: {text} (operand shapes: {shapes})") from None
 
     def vjp(self, g: Any, xs: tuple, y: Any, params: tuple, needs: list[bool]) -> list:
         """The gradient for each operand that needs one (None for the others)."""
@@ -115,7 +116,7 @@ def _sigmoid(x: Any) -> Any:
     return np.where(x >= 0, 1, e) / (1 + e)
 
 
-# ---- elementwise, one operand: d/dx given upstream g, operand x, output y -----------------------
+# ---- elementwise, one operand: d/dx given upstream g, operand x, output y ------------------------
 
 neg = Primitive("neg", np.negative, lambda g, x, y: -g)
 exp = Primitive("exp", np.exp, lambda g, x, y: g * y)
@@ -134,17 +135,20 @@ clip = Primitive("clip", np.clip,
                  lambda g, x, y, lo, hi: g * ((lo is None or constant(x) >= lo)
                                               & (hi is None or constant(x) <= hi)))
 
-# ---- elementwise, two operands (broadcasting): d/da and d/db ------------------------------------
+# ---- elementwise, two operands (broadcasting): d/da and d/db -------------------------------------
 
+identity = Primitive("identity", np.positive, lambda g, x, y: g)  # a new node, same values
 add = Primitive("add", np.add, lambda g, a, b, y: g, lambda g, a, b, y: g)
 sub = Primitive("sub", np.subtract, lambda g, a, b, y: g, lambda g, a, b, y: -g)
 mul = Primitive("mul", np.multiply, lambda g, a, b, y: g * b, lambda g, a, b, y: g * a)
 div = Primitive("div", np.divide, lambda g, a, b, y: g / b, lambda g, a, b, y: -g * y / b)
-# d/da a^b = b a^(b−1) is 0 where b = 0, even at a = 0 (a^0 is constant there): the exponent
-# b − 1 is replaced by 1 at b = 0 so that no 0 · inf arises. Likewise d/db a^b = a^b log a is 0 at
-# a = 0 (for b > 0), so log sees 1 there.
+# At a = 0 the rules would compute 0 · inf: d/da a^b = b a^(b−1) with b = 0, and
+# d/db a^b = a^b log a with b > 0. Both derivatives are 0 there, so exactly there the rule
+# uses a harmless stand-in (exponent 1, log 1); everywhere else the formula is untouched, which
+# keeps the rules right to every order.
 pow = Primitive("pow", np.power,
-                lambda g, a, b, y: g * b * a ** select(1, b - 1, constant(b) == 0),
+                lambda g, a, b, y:
+                    g * b * a ** select(1, b - 1, (constant(b) == 0) & (constant(a) == 0)),
                 lambda g, a, b, y: g * y * log(select(1, a, constant(a) == 0)))
 maximum = Primitive("maximum", np.maximum,
                     lambda g, a, b, y: g * _share(constant(a), constant(b)),
@@ -184,7 +188,7 @@ def _matmul_grad_b(g: Any, a: Any, b: Any, y: Any) -> Any:
 
 matmul = Primitive("matmul", np.matmul, _matmul_grad_a, _matmul_grad_b)
 
-# ---- reductions over axis (a tuple of axes, or None for all), keeping dims or not -------------
+# ---- reductions over axis (a tuple of axes, or None for all), keeping dims or not ----------------
 
 
 def _max_grad(g: Any, x: Any, y: Any, axis: tuple | None, keepdims: bool) -> Any:
@@ -194,9 +198,10 @@ def _max_grad(g: Any, x: Any, y: Any, axis: tuple | None, keepdims: bool) -> Any
 
 
 def _logsumexp(x: Any, axis: tuple | None, keepdims: bool) -> Any:
-    m = np.max(x, axis=axis, keepdims=True)
+    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # an empty axis gives -inf
     m = np.where(np.isfinite(m), m, 0)  # a row of -inf (or +inf) must not give inf - inf
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    with np.errstate(divide="ignore"):  # log 0 = -inf: a row of -inf, or an empty axis
+        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
@@ -212,7 +217,7 @@ logsumexp = Primitive("logsumexp", _logsumexp,
                       lambda g, x, y, axis, keepdims: _kept(g, x.shape, axis, keepdims)
                       * exp(x - _kept(y, x.shape, axis, keepdims)))
 
-# ---- shape: the gradient undoes the rearrangement ----------------------------------------------
+# ---- shape: the gradient undoes the rearrangement ------------------------------------------------
 
 
 def _inverse(axes: tuple) -> tuple:
@@ -262,7 +267,7 @@ class _Concatenate(Primitive):
 
 concatenate = _Concatenate("concatenate", lambda *xs: np.concatenate(xs[:-1], axis=xs[-1]))
 
-# ---- not differentiable: comparisons give constants ---------------------------------------------
+# ---- not differentiable: comparisons give constants ----------------------------------------------
 
 less = NonDifferentiable("less", np.less, 2)
 less_equal = NonDifferentiable("less_equal", np.less_equal, 2)

@@ -72,9 +72,9 @@ class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
     ``Tensor(data, requires_grad=False, dtype=None)``: ``data`` is a number, a nested list, a
-    NumPy array or a Tensor, always copied. A float array (or Tensor) keeps its dtype; anything
-    else becomes the default float dtype (``float32``, see ``set_default_dtype``); ``dtype``
-    forces one. Only float tensors can require grad.
+    NumPy array or a Tensor, always copied. A float NumPy array or scalar (or a Tensor) keeps its
+    dtype; anything else becomes the default float dtype (``float32``, see
+    ``set_default_dtype``); ``dtype`` forces one. Only float tensors can require grad.
     """
 
     __slots__ = ("__weakref__", "_hooks", "_inputs", "_op", "_params", "_requires_grad",
@@ -104,7 +104,7 @@ class Tensor:
         t._retains_grad = False
         return t
 
-    # ---- attributes --------------------------------------------------------------------------
+    # ---- attributes ------------------------------------------------------------------------------
 
     @property
     def requires_grad(self) -> bool:
@@ -158,6 +158,8 @@ class Tensor:
         return len(self.data)
 
     def __iter__(self) -> Iterator[Tensor]:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
         for i in range(len(self)):
             yield self[i]
 
@@ -204,7 +206,7 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"Tensor({body}{extra})"
 
-    # ---- autodiff ----------------------------------------------------------------------------
+    # ---- autodiff --------------------------------------------------------------------------------
 
     def backward(self, grad: ArrayLike | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False) -> None:
@@ -224,6 +226,8 @@ class Tensor:
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
         if self._op is not None:
             self._retains_grad = True
 
@@ -241,7 +245,7 @@ class Tensor:
         """Reset the accumulated gradient (``self.grad = None``)."""
         self.grad = None
 
-    # ---- operators -----------------------------------------------------------------------------
+    # ---- operators -------------------------------------------------------------------------------
 
     def __add__(self, other: ArrayLike) -> Tensor:
         return ops.add(self, other)
@@ -328,9 +332,9 @@ class Tensor:
         try:
             ufunc(self.data, value, out=self.data, casting="same_kind")
         except (ValueError, TypeError) as error:
-            raise type(error)(
-                f"in-place {op.name}: {error} (shapes {self.data.shape} and {np.shape(value)})"
-            ) from None
+            raise _engine.renamed(
+                error, f"in-place {op.name}: {error} (shapes {self.data.shape} and "
+                f"{np.shape(value)})") from None
         return self
 
     def __iadd__(self, other: ArrayLike) -> Tensor:
@@ -357,7 +361,7 @@ class Tensor:
             )
         return op(*inputs)
 
-    # ---- elementwise -------------------------------------------------------------------------
+    # ---- elementwise -----------------------------------------------------------------------------
 
     def exp(self) -> Tensor:
         return ops.exp(self)
@@ -402,7 +406,7 @@ class Tensor:
         """A cast to ``dtype``; the gradient is cast back to this tensor's dtype."""
         return ops.astype(self, np.dtype(dtype))
 
-    # ---- reductions --------------------------------------------------------------------------
+    # ---- reductions ------------------------------------------------------------------------------
 
     def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return functions.sum(self, axis, keepdims)
@@ -428,7 +432,7 @@ class Tensor:
     def log_softmax(self, axis: int = -1) -> Tensor:
         return functions.log_softmax(self, axis)
 
-    # ---- shape -------------------------------------------------------------------------------
+    # ---- shape -----------------------------------------------------------------------------------
 
     def reshape(self, *shape: Any) -> Tensor:
         return functions.reshape(self, *shape)
