@@ -13,9 +13,13 @@ Every public name is defined here. The package layout shows the architecture:
 - ``function``: user-defined primitives (``tg.Function``);
 - ``autodiff``: ``grad``, ``value_and_grad``, ``jacobian``, ``hessian``;
 - ``mode``: ``no_grad`` and ``detect_anomaly``;
+- ``losses``: SE, MSE, CEE, ... as plain expressions, and ``losses.reference``, their
+  hand-derived gradients;
+- ``testing``: gradient checking (finite differences, hand formulas, Hypothesis strategies);
 - ``cli``: the command line (``python -m tinygrad_ko``).
 """
 
+from tinygrad_ko import losses, testing
 from tinygrad_ko.autodiff import grad, hessian, jacobian, value_and_grad
 from tinygrad_ko.function import Context, Function
 from tinygrad_ko.functions import (
@@ -74,9 +78,9 @@ __version__ = "0.1.0"
 __all__ = [
     "Context", "Function", "Tensor", "abs", "arange", "broadcast_to", "clip", "concatenate",
     "cos", "detect_anomaly", "enable_grad", "exp", "expand_dims", "flatten", "get_default_dtype",
-    "grad", "hessian", "is_grad_enabled", "jacobian", "log", "log_softmax", "logsumexp",
+    "grad", "hessian", "is_grad_enabled", "jacobian", "log", "log_softmax", "logsumexp", "losses",
     "matmul", "max", "maximum", "mean", "min", "minimum", "no_grad", "ones", "ones_like", "rand",
     "randn", "relu", "reshape", "set_default_dtype", "sigmoid", "sin", "softmax", "sqrt",
-    "square", "squeeze", "stack", "sum", "swapaxes", "tanh", "tensor", "transpose",
+    "square", "squeeze", "stack", "sum", "swapaxes", "tanh", "tensor", "testing", "transpose",
     "value_and_grad", "var", "where", "zeros", "zeros_like",
 ]

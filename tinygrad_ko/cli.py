@@ -2,7 +2,8 @@
 
 Without a command it prints a worked example (a squared error written as an expression, its
 gradient by ``backward()`` beside the hand-derived y − t) and the list of commands. Each command
-lives in its own function here and has ``--help``.
+is one function here, ``cmd_<name>``, with its options declared in ``_parser``; usage errors exit
+with status 2 (argparse), failed checks with status 1.
 """
 
 from __future__ import annotations
@@ -42,7 +43,32 @@ def worked_example() -> str:
     return "\n".join(lines)
 
 
-COMMANDS: dict[str, str] = {}
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    """Property-check every built-in loss against its hand-derived gradient and finite
+    differences; print a table; 1 if any fails."""
+    from tinygrad_ko.testing import losses as builtin
+
+    header = (f"{'loss':<28} {'cases':>6} {'max |auto − hand|':>18} "
+              f"{'max |auto − numeric|':>21}  verdict")
+    print(f"{args.examples} Hypothesis examples per loss (float64)")
+    print(header)
+    print("-" * len(header))
+    failures = []
+    for check in builtin.BUILTIN:
+        report = builtin.run(check, args.examples, derandomize=not args.random)
+        verdict = "ok" if report.passed else "FAIL"
+        print(f"{check.name:<28} {report.cases:>6} {report.hand_error:>18.2e} "
+              f"{report.numeric_error:>21.2e}  {verdict}", flush=True)
+        if not report.passed:
+            failures.append(f"{check.name}:\n{report.message}")
+    for failure in failures:
+        print("\n" + failure)
+    return 1 if failures else 0
+
+
+COMMANDS = {
+    "gradcheck": (cmd_gradcheck, "check every built-in loss's gradient (table)"),
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,8 +77,27 @@ def _parser() -> argparse.ArgumentParser:
         description="tinygrad_ko: reverse-mode autodiff on NumPy. "
         "Without a command: a worked example and the list of commands.",
     )
-    parser.add_subparsers(dest="command", metavar="command")
+    commands = parser.add_subparsers(dest="command", metavar="command")
+    gradcheck = commands.add_parser(
+        "gradcheck", help=COMMANDS["gradcheck"][1],
+        description="Property-check every built-in loss: autodiff against the hand-derived "
+        "gradient (tinygrad_ko.losses.reference) and against central finite differences, over "
+        "inputs drawn by Hypothesis. Exits 1 if any check fails.")
+    gradcheck.add_argument("--examples", type=_positive, default=100, metavar="N",
+                           help="Hypothesis examples per loss (default 100)")
+    gradcheck.add_argument("--random", action="store_true",
+                           help="draw new inputs each run (default: the same inputs every run)")
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,12 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(worked_example())
         print()
         print("Commands (python -m tinygrad_ko <command> --help):")
-        for name, summary in COMMANDS.items():
+        for name, (_, summary) in COMMANDS.items():
             print(f"  {name:<10} {summary}")
-        if not COMMANDS:
-            print("  (none yet)")
         return 0
-    return 0
+    return COMMANDS[args.command][0](args)
 
 
 if __name__ == "__main__":

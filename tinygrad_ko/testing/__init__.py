@@ -3,6 +3,8 @@
 - ``numerical_grad(f, *inputs)``: central finite differences in float64;
 - ``gradcheck(f, *inputs)``: autodiff against finite differences;
 - ``assert_grad_matches(f, hand_grad, *inputs)``: autodiff against your hand-derived gradient;
+- ``check_property(f, hand_grad, inputs)``: both checks over many inputs drawn by Hypothesis,
+  shrinking a failure to a small counterexample;
 - ``strategies``: Hypothesis strategies for shapes, arrays, probability rows, one-hot targets
   and labels (imported on first use: Hypothesis is needed only for it).
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -162,11 +165,79 @@ def assert_grad_matches(f: Callable, hand_grad: Callable, *inputs: Any,
              nums)
 
 
+@dataclass(frozen=True)
+class PropertyReport:
+    """What ``check_property`` found: how many inputs it tried, the largest absolute error of
+    autodiff against the hand formula and against finite differences, and the verdict (with
+    the failure message, which shows the shrunk counterexample)."""
+
+    cases: int
+    hand_error: float
+    numeric_error: float
+    passed: bool
+    message: str = ""
+
+
+def _show(args: Sequence[Any]) -> str:
+    return ", ".join(np.array2string(np.asarray(_float64(a)), precision=17, separator=", ")
+                     for a in args)
+
+
+def check_property(f: Callable, hand_grad: Callable, inputs: Any, examples: int = 100,
+                   argnums: int = 0, atol: float = 1e-12, rtol: float = 1e-10,
+                   numeric: bool = True, numeric_atol: float = 1e-6, numeric_rtol: float = 1e-5,
+                   raise_on_failure: bool = True, derandomize: bool | None = None
+                   ) -> PropertyReport:
+    """Property-check the gradient of ``f`` over ``examples`` inputs that Hypothesis draws.
+
+    ``inputs`` is a Hypothesis strategy of argument tuples for ``f`` (see
+    ``tg.testing.strategies``: ``regression_pairs()``, ``classification_pairs()``, ...). For each
+    one, autodiff of ``f`` with respect to argument ``argnums`` must equal ``hand_grad`` (within
+    ``atol + rtol·|expected|``) and, when ``numeric``, central finite differences. On a mismatch
+    Hypothesis shrinks the inputs to a small counterexample, and the ``GradcheckError`` raised
+    (or the report, with ``raise_on_failure=False``) shows it. ``derandomize=True`` draws the
+    same inputs on every run (None: as the active Hypothesis profile says).
+    """
+    from hypothesis import HealthCheck, Verbosity, given, settings
+
+    worst = {"cases": 0, "hand": 0.0, "numeric": 0.0}
+
+    def check(args: tuple) -> None:
+        worst["cases"] += 1
+        auto = autodiff_grad(f, *args)[argnums]
+        hand = np.asarray(hand_grad(*(_float64(a) for a in args)), dtype=np.float64)
+        checks = [(hand, "hand_grad", "hand", atol, rtol)]
+        if numeric:
+            num = numerical_grad(f, *args)[argnums]
+            checks.append((num, "numerical", "numeric", numeric_atol, numeric_rtol))
+        for expected, label, key, a, r in checks:
+            if expected.shape == auto.shape:
+                error = float(np.max(np.abs(auto - expected), initial=0.0))
+                worst[key] = max(worst[key], error) if error == error else float("nan")
+            try:
+                _compare([auto], [expected], a, r, label, [args[argnums]], [argnums])
+            except GradcheckError as failure:
+                raise GradcheckError(f"{failure}\n  counterexample: {_show(args)}") from None
+
+    options = {} if derandomize is None else {"derandomize": derandomize}
+    run = settings(max_examples=examples, deadline=None, database=None,
+                   verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck), **options)(
+        given(inputs)(check))
+    try:
+        run()
+    except GradcheckError as failure:
+        if raise_on_failure:
+            raise
+        return PropertyReport(worst["cases"], worst["hand"], worst["numeric"], False,
+                              str(failure))
+    return PropertyReport(worst["cases"], worst["hand"], worst["numeric"], True)
+
+
 def __getattr__(name: str) -> Any:
     if name == "strategies":  # needs Hypothesis: imported only when asked for
         return importlib.import_module("tinygrad_ko.testing.strategies")
     raise AttributeError(f"module 'tinygrad_ko.testing' has no attribute {name!r}")
 
 
-__all__ = ["GradcheckError", "assert_grad_matches", "autodiff_grad", "gradcheck",
-           "numerical_grad"]
+__all__ = ["GradcheckError", "PropertyReport", "assert_grad_matches", "autodiff_grad",
+           "check_property", "gradcheck", "numerical_grad"]

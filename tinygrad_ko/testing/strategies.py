@@ -106,7 +106,11 @@ def classification_pairs(draw: Any, target: Any = None, batch: Any = None, class
                          logits: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``(y, t)`` for a cross entropy: ``y`` probability rows (or logits in [-10, 10] with
     ``logits=True``) of shape ``(N, C)`` or ``(C,)``, and ``t`` one of ``target``: "one_hot",
-    "probabilities" or "labels" (integers of shape ``(N,)``, or one label); any when None."""
+    "probabilities" or "labels" (integers of shape ``(N,)``, or one label); any when None.
+
+    ``batch`` and ``classes`` are numbers or strategies; None draws them (``batch``: a single
+    ``(C,)`` sample or N in 1..8; ``classes``: 2..10). Ask for single samples only with
+    ``batch=st.none()``."""
     kind = draw(st.sampled_from(["one_hot", "probabilities", "labels"]) if target is None
                 else _strategy(target))
     n = draw(st.one_of(st.none(), st.integers(1, 8)) if batch is None else _strategy(batch))
