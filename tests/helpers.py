@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 
 
@@ -15,3 +18,21 @@ def sum_to(g: np.ndarray, shape: tuple) -> np.ndarray:
         if n == 1 and g.shape[axis] != 1:
             g = g.sum(axis=axis, keepdims=True)
     return g
+
+
+def fake_dot(folder: Path) -> Path:
+    """A stand-in for Graphviz's ``dot`` in ``folder``: it records its arguments (one JSON list
+    per line in the returned log file) and copies stdin to the ``-o`` file."""
+    log = folder / "calls.jsonl"
+    script = folder / "dot"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        "args = sys.argv[1:]\n"
+        f"with open({str(log)!r}, 'a') as log:\n"
+        "    log.write(json.dumps(args) + '\\n')\n"
+        "with open(args[args.index('-o') + 1], 'wb') as out:\n"
+        "    out.write(sys.stdin.buffer.read())\n",
+        encoding="utf-8")
+    script.chmod(0o755)
+    return log

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import subprocess
 import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import fake_dot
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -65,3 +73,223 @@ def test_gradcheck_rejects_a_bad_example_count() -> None:
     result = run("gradcheck", "--examples", "0")
     assert result.returncode == 2
     assert "expected a positive integer" in result.stderr
+
+
+# ---- train ---------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ACCURACY_LINE = re.compile(r"^test accuracy: (\d+\.\d\d)% \((\d+) epochs?, \d+\.\d\d s\)$")
+EPOCH_LINE = re.compile(r"^epoch +(\d+)/(\d+)  loss (\d+\.\d{4})  train acc +(\d+\.\d\d)%  "
+                        r"test acc +(\d+\.\d\d)%$")
+
+
+def run_at_root(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python -m tinygrad_ko ARGS`` from the repository root, with ``env`` added."""
+    return subprocess.run([sys.executable, "-m", "tinygrad_ko", *args], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT,
+                          env={**os.environ, **(env or {})})
+
+
+def test_train_quiet_prints_only_the_test_accuracy() -> None:
+    result = run_at_root("train", "--epochs", "1", "--quiet")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    m = ACCURACY_LINE.match(lines[-1])
+    assert m, lines[-1]
+    assert 0 <= float(m[1]) <= 100 and m[2] == "1"
+    assert result.stderr == ""  # no progress bar either
+
+
+def test_train_prints_a_line_per_epoch() -> None:
+    result = run_at_root("train", "--epochs", "2")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("digits 8×8, MLP 64-64-10, loss cee, optimizer adam")
+    epochs = [m for line in lines if (m := EPOCH_LINE.match(line))]
+    assert [(m[1], m[2]) for m in epochs] == [("1", "2"), ("2", "2")]
+    assert lines[1].startswith("epoch   1/2 ") and lines[2].startswith("epoch   2/2 ")
+    final = ACCURACY_LINE.match(lines[-1])
+    assert final and final[2] == "2"
+    assert final[1] == epochs[-1][5]  # the final accuracy is the last epoch's test accuracy
+    assert float(epochs[1][3]) < float(epochs[0][3])  # the loss fell
+
+
+def test_train_save_writes_the_models_parameters(tmp_path) -> None:
+    import tinygrad_ko as tg
+
+    path = tmp_path / "model.npz"
+    result = run_at_root("train", "--epochs", "1", "--quiet", "--hidden", "32", "16",
+                         "--save", str(path))
+    assert result.returncode == 0, result.stderr
+    assert f"saved the parameters to {path}" in result.stdout
+    state = tg.load(path)
+    # An MLP 64-32-16-10: Linear layers at positions 0, 2, 4 of the Sequential (ReLUs between).
+    expected_shapes = [(64, 32), (32,), (32, 16), (16,), (16, 10), (10,)]
+    expected = dict(zip(tg.nn.mlp([64, 32, 16, 10]).state_dict(), expected_shapes))
+    assert {name: array.shape for name, array in state.items()} == expected
+    assert all(np.all(np.isfinite(array)) for array in state.values())
+
+
+def test_train_save_of_the_default_model_has_a_64_by_64_first_layer(tmp_path) -> None:
+    import tinygrad_ko as tg
+
+    path = tmp_path / "default.npz"
+    assert run_at_root("train", "--epochs", "1", "--quiet", "--save", str(path)).returncode == 0
+    state = tg.load(path)
+    shapes = sorted(array.shape for array in state.values())
+    assert shapes == sorted([(64, 64), (64,), (64, 10), (10,)])
+    assert set(state) == set(tg.nn.mlp([64, 64, 10]).state_dict())
+
+
+def test_train_plot_writes_a_png(tmp_path) -> None:
+    path = tmp_path / "curves.png"
+    result = run_at_root("train", "--epochs", "2", "--quiet", "--plot", str(path))
+    assert result.returncode == 0, result.stderr
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE and len(data) > 10_000
+    assert str(path) in result.stdout
+
+
+def test_train_plot_without_matplotlib_stops_before_training(tmp_path) -> None:
+    # A stand-in package on PYTHONPATH that fails to import, as if matplotlib were absent.
+    blocker = tmp_path / "blocker" / "matplotlib"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('matplotlib is blocked')\n",
+                                         encoding="utf-8")
+    saved = tmp_path / "model.npz"
+    result = run_at_root("train", "--epochs", "1", "--plot", str(tmp_path / "curves.png"),
+                         "--save", str(saved), env={"PYTHONPATH": str(blocker.parent)})
+    assert result.returncode == 2
+    assert "matplotlib" in result.stderr
+    assert "pip install" in result.stderr
+    # Nothing was trained: no epoch lines, no accuracy, no files.
+    assert "epoch" not in result.stdout + result.stderr
+    assert "test accuracy" not in result.stdout
+    assert not saved.exists() and not (tmp_path / "curves.png").exists()
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--loss", "foo", "invalid choice"),
+    ("--epochs", "0", "expected a positive integer"),
+    ("--lr", "-1", "expected a positive number"),
+    ("--lr", "0", "expected a positive number"),
+    ("--hidden", "0", "expected a positive integer"),
+    ("--batch-size", "x", "expected a positive integer"),
+    ("--optimizer", "rmsprop", "invalid choice"),
+])
+def test_train_rejects_bad_options_with_usage(option: str, value: str, message: str) -> None:
+    result = run_at_root("train", option, value, "--quiet")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: ")
+    assert option in result.stderr and message in result.stderr
+    assert result.stdout == ""
+
+
+def test_train_save_into_a_missing_folder_fails_before_training(tmp_path) -> None:
+    target = tmp_path / "no-such-folder" / "model.npz"
+    result = run_at_root("train", "--epochs", "1", "--save", str(target))
+    assert result.returncode == 2
+    assert "--save" in result.stderr and "does not exist" in result.stderr
+    assert "epoch" not in result.stdout + result.stderr
+    assert not target.parent.exists()
+
+
+def _without_timing(output: str) -> list[str]:
+    return [re.sub(r", \d+\.\d+ s\)$", ")", line) for line in output.strip().splitlines()]
+
+
+def test_train_same_seed_same_output() -> None:
+    first = run_at_root("train", "--epochs", "2", "--seed", "7", "--loss", "mse")
+    again = run_at_root("train", "--epochs", "2", "--seed", "7", "--loss", "mse")
+    other = run_at_root("train", "--epochs", "2", "--seed", "8", "--loss", "mse")
+    assert first.returncode == again.returncode == other.returncode == 0
+    assert len(_without_timing(first.stdout)) == 4  # header, two epochs, accuracy
+    assert _without_timing(first.stdout) == _without_timing(again.stdout)
+    assert _without_timing(first.stdout)[1:] != _without_timing(other.stdout)[1:]
+
+
+# ---- graph ---------------------------------------------------------------------------------------
+
+EXPRESSION = "0.5 * ((y - t) ** 2).sum()"
+
+
+def test_graph_prints_dot() -> None:
+    result = run_at_root("graph", EXPRESSION, "--const", "t=3")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("digraph")
+    assert out.rstrip().endswith("}")
+    labels = re.findall(r'label="([^"\\]+)', out)
+    assert sorted(labels) == sorted(["y", "t", "sub", "pow", "sum", "mul"])
+    assert len(re.findall(r"->", out)) == 5
+    # y requires grad (filled), the constant t does not.
+    filled = re.findall(r'label="(\w+)\\n[^"]*"[^\n]*style=filled', out)
+    assert "y" in filled and "t" not in filled
+
+
+def test_graph_shapes_from_var() -> None:
+    result = run_at_root("graph", "(x @ w).sum()", "--var", "x=4,3", "--var", "w=3,2")
+    assert result.returncode == 0, result.stderr
+    assert "matmul\\n(4, 2)" in result.stdout
+    assert "x\\n(4, 3)" in result.stdout and "w\\n(3, 2)" in result.stdout
+
+
+@pytest.mark.parametrize("expression", ["0.5 * ((y - t) ** 2", "y +", "1 + 2", "len([1, 2])",
+                                        "y.sum().item()", "undefined_function(y)"])
+def test_graph_rejects_bad_expressions(expression: str) -> None:
+    result = run_at_root("graph", expression)
+    assert result.returncode == 2
+    assert result.stderr.startswith("graph: ")
+    assert result.stdout == ""
+
+
+def test_graph_writes_the_dot_to_a_file(tmp_path) -> None:
+    path = tmp_path / "graph.dot"
+    result = run_at_root("graph", EXPRESSION, "--const", "t=3", "-o", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    printed = run_at_root("graph", EXPRESSION, "--const", "t=3").stdout
+    assert path.read_text(encoding="utf-8") == printed
+
+
+
+
+def test_graph_render_runs_dot(tmp_path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = fake_dot(bin_dir)
+    target = tmp_path / "out.png"
+    result = run_at_root("graph", EXPRESSION, "--const", "t=3", "--render", str(target),
+                         env={"PATH": str(bin_dir)})
+    assert result.returncode == 0, result.stderr
+    assert target.read_text(encoding="utf-8") == result.stdout
+    assert result.stdout.startswith("digraph")
+    calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert len(calls) == 1 and "-Tpng" in calls[0]
+
+
+def test_graph_render_without_graphviz_exits_2(tmp_path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    target = tmp_path / "out.png"
+    result = run_at_root("graph", EXPRESSION, "--render", str(target),
+                         env={"PATH": str(empty)})
+    assert result.returncode == 2
+    assert "Graphviz" in result.stderr
+    assert not target.exists()
+
+
+def test_console_script_is_declared() -> None:
+    import importlib
+
+    # Read with a regex, not tomllib: the project supports Python 3.10, which lacks tomllib.
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    section = re.search(r"^\[project\.scripts\]\n(.*?)(?=^\[|\Z)", text, flags=re.M | re.S)
+    assert section, "pyproject.toml has no [project.scripts] table"
+    entries = dict(re.findall(r'^([\w.-]+)\s*=\s*"([^"]+)"', section[1], flags=re.M))
+    assert entries == {"tinygrad-ko": "tinygrad_ko.cli:main"}
+    module, _, function = entries["tinygrad-ko"].partition(":")
+    main = getattr(importlib.import_module(module), function)
+    assert main(["graph", "x.exp().sum()", "-o", os.devnull]) == 0

@@ -23,7 +23,7 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert text[:first_block].strip().startswith("# tinygrad_ko")
     assert "\n" not in text[:first_block].strip()  # nothing but the title before them
     install_and_run, install_and_test = readme_commands()
-    assert install_and_run.startswith("pip install . && python -m tinygrad_ko")
+    assert install_and_run == "pip install . && python -m tinygrad_ko train"
     assert install_and_test == 'pip install ".[test]" && python -m pytest'
 
 

@@ -22,14 +22,6 @@ import tinygrad_ko as tg
 RTOL = 1e-12
 
 
-@pytest.fixture(autouse=True)
-def _restore_default_dtype():
-    """Every test leaves the default float dtype as it found it."""
-    saved = tg.get_default_dtype()
-    yield
-    tg.set_default_dtype(saved)
-
-
 def floats(lo: float, hi: float) -> st.SearchStrategy[float]:
     return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
 

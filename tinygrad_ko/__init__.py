@@ -16,10 +16,13 @@ Every public name is defined here. The package layout shows the architecture:
 - ``losses``: SE, MSE, CEE, ... as plain expressions, and ``losses.reference``, their
   hand-derived gradients;
 - ``testing``: gradient checking (finite differences, hand formulas, Hypothesis strategies);
-- ``cli``: the command line (``python -m tinygrad_ko``).
+- ``nn``, ``optim``, ``data``: models, optimizers and the bundled digits, for training;
+- ``serialize``: ``save`` and ``load`` of parameters; ``viz``: the graph as Graphviz DOT;
+- ``train``: the main job, training on the digits; ``cli``: the command line
+  (``python -m tinygrad_ko``).
 """
 
-from tinygrad_ko import losses, testing
+from tinygrad_ko import data, losses, nn, optim, testing, viz
 from tinygrad_ko.autodiff import grad, hessian, jacobian, value_and_grad
 from tinygrad_ko.function import Context, Function
 from tinygrad_ko.functions import (
@@ -59,6 +62,7 @@ from tinygrad_ko.ops import (
     square,
     tanh,
 )
+from tinygrad_ko.serialize import load, save
 from tinygrad_ko.tensor import (
     Tensor,
     arange,
@@ -76,11 +80,65 @@ from tinygrad_ko.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Context", "Function", "Tensor", "abs", "arange", "broadcast_to", "clip", "concatenate",
-    "cos", "detect_anomaly", "enable_grad", "exp", "expand_dims", "flatten", "get_default_dtype",
-    "grad", "hessian", "is_grad_enabled", "jacobian", "log", "log_softmax", "logsumexp", "losses",
-    "matmul", "max", "maximum", "mean", "min", "minimum", "no_grad", "ones", "ones_like", "rand",
-    "randn", "relu", "reshape", "set_default_dtype", "sigmoid", "sin", "softmax", "sqrt",
-    "square", "squeeze", "stack", "sum", "swapaxes", "tanh", "tensor", "testing", "transpose",
-    "value_and_grad", "var", "where", "zeros", "zeros_like",
+    "Context",
+    "Function",
+    "Tensor",
+    "abs",
+    "arange",
+    "broadcast_to",
+    "clip",
+    "concatenate",
+    "cos",
+    "data",
+    "detect_anomaly",
+    "enable_grad",
+    "exp",
+    "expand_dims",
+    "flatten",
+    "get_default_dtype",
+    "grad",
+    "hessian",
+    "is_grad_enabled",
+    "jacobian",
+    "load",
+    "log",
+    "log_softmax",
+    "logsumexp",
+    "losses",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "nn",
+    "no_grad",
+    "ones",
+    "ones_like",
+    "optim",
+    "rand",
+    "randn",
+    "relu",
+    "reshape",
+    "save",
+    "set_default_dtype",
+    "sigmoid",
+    "sin",
+    "softmax",
+    "sqrt",
+    "square",
+    "squeeze",
+    "stack",
+    "sum",
+    "swapaxes",
+    "tanh",
+    "tensor",
+    "testing",
+    "transpose",
+    "value_and_grad",
+    "var",
+    "viz",
+    "where",
+    "zeros",
+    "zeros_like",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -66,8 +67,92 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train an MLP on the bundled digits and report the held-out accuracy."""
+    from tinygrad_ko import serialize
+    from tinygrad_ko import train as training
+
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("train: --plot needs matplotlib: pip install 'tinygrad_ko[plot]' "
+                  "(nothing was trained)", file=sys.stderr)
+            return 2
+    for option, path in (("--save", args.save), ("--plot", args.plot)):
+        if path and not Path(path).resolve().parent.is_dir():
+            print(f"train: {option} {path}: the folder does not exist (nothing was trained)",
+                  file=sys.stderr)
+            return 2
+    config = training.TrainConfig(loss=args.loss, optimizer=args.optimizer, lr=args.lr,
+                                  epochs=args.epochs, batch_size=args.batch_size,
+                                  hidden=tuple(args.hidden), seed=args.seed)
+    if not args.quiet:
+        print(f"digits 8×8, MLP 64-{'-'.join(map(str, config.hidden))}-10, loss {config.loss}, "
+              f"optimizer {config.optimizer} (lr {config.learning_rate}), "
+              f"batch {config.batch_size}, seed {config.seed}")
+    history = training.train_digits(config, progress=training.progress_bar(args.quiet),
+                                    log=None if args.quiet else print)
+    if args.save:
+        serialize.save(history.model.state_dict(), args.save)
+        print(f"saved the parameters to {args.save}")
+    if args.plot:
+        training.plot_history(history, args.plot)
+        print(f"wrote the loss and accuracy curves to {args.plot}")
+    print(f"test accuracy: {history.test_accuracy[-1]:.2%} "
+          f"({config.epochs} epoch{'s' * (config.epochs != 1)}, {history.seconds:.2f} s)")
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """Print the operation graph of an expression as Graphviz DOT."""
+    import ast
+
+    import tinygrad_ko as tg
+    from tinygrad_ko import viz
+
+    try:
+        tree = ast.parse(args.expression, mode="eval")
+    except SyntaxError as error:
+        print(f"graph: the expression is not valid Python: {error.msg}", file=sys.stderr)
+        return 2
+    shapes = {name: shape for name, shape in args.var}
+    constants = {name: shape for name, shape in args.const}
+    free = sorted({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+                  - {"tg", "np"})
+    rng = np.random.default_rng(0)
+    variables = {}
+    for name in free:
+        shape = constants.get(name, shapes.get(name, (3,)))
+        variables[name] = tg.Tensor(rng.standard_normal(shape), requires_grad=name not in
+                                    constants)
+    try:
+        result = eval(compile(tree, "<expression>", "eval"),
+                      {"tg": tg, "np": np, "__builtins__": {}}, variables)
+    except Exception as error:
+        print(f"graph: evaluating the expression failed: {error}", file=sys.stderr)
+        return 2
+    if not isinstance(result, tg.Tensor):
+        print("graph: the expression must produce a Tensor", file=sys.stderr)
+        return 2
+    dot = viz.to_dot(result, variables)
+    if args.output:
+        Path(args.output).write_text(dot, encoding="utf-8")
+    else:
+        print(dot, end="")
+    if args.render:
+        try:
+            viz.render(dot, args.render)
+        except RuntimeError as error:
+            print(f"graph: {error}", file=sys.stderr)
+            return 2
+    return 0
+
+
 COMMANDS = {
+    "train": (cmd_train, "train a classifier on the bundled digits (the main job)"),
     "gradcheck": (cmd_gradcheck, "check every built-in loss's gradient (table)"),
+    "graph": (cmd_graph, "write the operation graph of an expression as Graphviz DOT"),
 }
 
 
@@ -87,7 +172,71 @@ def _parser() -> argparse.ArgumentParser:
                            help="Hypothesis examples per loss (default 100)")
     gradcheck.add_argument("--random", action="store_true",
                            help="draw new inputs each run (default: the same inputs every run)")
+
+    from tinygrad_ko.train import LOSSES, OPTIMIZERS, TrainConfig
+
+    defaults = TrainConfig()
+    train = commands.add_parser(
+        "train", help=COMMANDS["train"][1],
+        description="Train an MLP on the bundled 8×8 digits by mini-batch gradient descent, "
+        "with a held-out test split; prints the loss and accuracy per epoch and the final test "
+        "accuracy.")
+    train.add_argument("--loss", choices=LOSSES, default=defaults.loss,
+                       help="cee: softmax cross entropy; mse/se: (mean) squared error of "
+                       "softmax outputs against one-hot targets (default %(default)s)")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer,
+                       help="default %(default)s")
+    train.add_argument("--lr", type=_positive_float, default=None,
+                       help="learning rate (default: sgd 0.1, momentum 0.05, adam 0.003)")
+    train.add_argument("--epochs", type=_positive, default=defaults.epochs,
+                       help="default %(default)s")
+    train.add_argument("--batch-size", type=_positive, default=defaults.batch_size,
+                       help="default %(default)s")
+    train.add_argument("--hidden", type=_positive, nargs="+", default=list(defaults.hidden),
+                       metavar="N", help="hidden layer sizes (default %(default)s)")
+    train.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
+    train.add_argument("--save", metavar="PATH", help="write the trained parameters (.npz)")
+    train.add_argument("--plot", metavar="PATH",
+                       help="write the loss and accuracy curves as PNG (needs matplotlib)")
+    train.add_argument("--quiet", action="store_true",
+                       help="no progress bar and no per-epoch lines")
+
+    graph = commands.add_parser(
+        "graph", help=COMMANDS["graph"][1],
+        description="Evaluate EXPR (Python, with tg and np available) and print the graph "
+        "that computes it as Graphviz DOT. Names in EXPR become random tensors that require "
+        "grad, of shape (3,) unless --var or --const says otherwise. Example: "
+        "graph \"0.5 * ((y - t) ** 2).sum()\" --const t=3")
+    graph.add_argument("expression", metavar="EXPR")
+    graph.add_argument("--var", action="append", type=_name_shape, default=[],
+                       metavar="NAME=SHAPE", help="a tensor that requires grad, e.g. x=2,3")
+    graph.add_argument("--const", action="append", type=_name_shape, default=[],
+                       metavar="NAME=SHAPE", help="a tensor that does not require grad")
+    graph.add_argument("-o", "--output", metavar="PATH", help="write the DOT to PATH")
+    graph.add_argument("--render", metavar="PATH",
+                       help="also draw it (PNG/SVG/PDF by suffix; needs Graphviz's dot)")
     return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _name_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    name, _, shape = text.partition("=")
+    try:
+        dims = tuple(int(n) for n in shape.split(",") if n.strip()) if shape else (3,)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=SHAPE like x=2,3, got {text!r}") from None
+    if not name.isidentifier() or any(n < 1 for n in dims):
+        raise argparse.ArgumentTypeError(f"expected NAME=SHAPE like x=2,3, got {text!r}")
+    return name, dims
 
 
 def _positive(text: str) -> int:

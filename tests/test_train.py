@@ -1,0 +1,280 @@
+"""The training job: accuracy on the held-out digits, a falling loss, reproducibility, the split,
+the losses on probabilities, the configuration's checks, the progress bar and the plot.
+
+Full trainings are few (the default config with adam and with sgd); the rest use a few epochs.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import tinygrad_ko as tg
+from tinygrad_ko.train import (
+    History,
+    PlainProgress,
+    TrainConfig,
+    loss_function,
+    plot_history,
+    progress_bar,
+    split,
+    train_digits,
+)
+
+N_DIGITS = 1797
+# The default split: round(1797 * 0.2) = round(359.4) = 359 test samples, 1438 for training,
+# so ceil(1438 / 32) = 45 mini-batches per epoch.
+N_TEST = 359
+N_TRAIN = N_DIGITS - N_TEST
+BATCHES = -(-N_TRAIN // 32)
+
+
+@pytest.fixture(scope="module")
+def adam_history() -> History:
+    return train_digits(TrainConfig())
+
+
+@pytest.fixture(scope="module")
+def sgd_history() -> History:
+    return train_digits(TrainConfig(optimizer="sgd"))
+
+
+# ---- accuracy and the loss curve -----------------------------------------------------------------
+
+
+def test_default_config_is_cee_with_adam_and_reaches_96_percent(adam_history: History) -> None:
+    config = TrainConfig()
+    assert (config.loss, config.optimizer) == ("cee", "adam")
+    assert len(adam_history.loss) == config.epochs
+    assert adam_history.test_accuracy[-1] >= 0.96
+
+
+def test_cee_with_sgd_reaches_96_percent(sgd_history: History) -> None:
+    assert len(sgd_history.loss) == TrainConfig().epochs
+    assert sgd_history.test_accuracy[-1] >= 0.96
+
+
+@pytest.mark.parametrize("which", ["adam", "sgd"])
+def test_training_loss_falls_and_mostly_monotonically(which: str, adam_history: History,
+                                                      sgd_history: History) -> None:
+    loss = np.array(adam_history.loss if which == "adam" else sgd_history.loss)
+    assert np.all(np.isfinite(loss))
+    assert loss[-1] < loss[0]
+    # Starting from random weights the cross entropy is about log 10 ≈ 2.3; a trained model's
+    # is far smaller.
+    assert loss[-1] < loss[0] / 5
+    rises = int((np.diff(loss) > 0).sum())
+    assert rises <= len(loss) // 10, f"the loss rose in {rises} of {len(loss) - 1} epochs: {loss}"
+
+
+def test_history_records_accuracies_and_the_model(adam_history: History) -> None:
+    n = len(adam_history.loss)
+    assert len(adam_history.train_accuracy) == len(adam_history.test_accuracy) == n
+    for acc in adam_history.train_accuracy + adam_history.test_accuracy:
+        assert 0.0 <= acc <= 1.0
+    assert adam_history.seconds > 0
+    assert isinstance(adam_history.model, tg.nn.Module)
+    # The accuracies the history reports are the model's own: weighted by the split's sizes
+    # they give its accuracy on all the digits, whichever samples were held out.
+    X, y = tg.data.load_digits(normalize=True)
+    with tg.no_grad():
+        correct = int((adam_history.model(X).data.argmax(axis=-1) == y).sum())
+    by_history = (N_TRAIN * adam_history.train_accuracy[-1]
+                  + N_TEST * adam_history.test_accuracy[-1])
+    assert by_history == pytest.approx(correct, abs=1e-6)
+
+
+# ---- reproducibility -----------------------------------------------------------------------------
+
+
+def test_same_seed_same_history_and_another_seed_another() -> None:
+    first = train_digits(TrainConfig(epochs=3, seed=5))
+    again = train_digits(TrainConfig(epochs=3, seed=5))
+    other = train_digits(TrainConfig(epochs=3, seed=6))
+    assert first.loss == again.loss
+    assert first.train_accuracy == again.train_accuracy
+    assert first.test_accuracy == again.test_accuracy
+    assert first.loss != other.loss
+    assert all(a != b for a, b in zip(first.loss, other.loss))
+
+
+# ---- the split -----------------------------------------------------------------------------------
+
+
+def test_split_is_disjoint_and_covers_every_sample() -> None:
+    # Rows that carry their own index, so each part says exactly which samples it holds.
+    X = np.arange(N_DIGITS, dtype=np.float64)[:, None] * np.ones((1, 3))
+    y = np.arange(N_DIGITS)
+    X_train, y_train, X_test, y_test = split(X, y, 0.2, np.random.default_rng(0))
+    assert (len(X_train), len(X_test)) == (N_TRAIN, N_TEST)
+    assert np.array_equal(X_train[:, 0], y_train) and np.array_equal(X_test[:, 0], y_test)
+    train, test = set(y_train.tolist()), set(y_test.tolist())
+    assert len(train) == N_TRAIN and len(test) == N_TEST  # no sample twice
+    assert not train & test
+    assert train | test == set(range(N_DIGITS))
+    # Shuffled, not the first 359 samples.
+    assert test != set(range(N_TEST))
+
+
+def test_split_of_the_digits_depends_only_on_the_rng() -> None:
+    X, y = tg.data.load_digits()
+    assert X.shape == (N_DIGITS, 64)
+    a = split(X, y, 0.2, np.random.default_rng(1))
+    b = split(X, y, 0.2, np.random.default_rng(1))
+    c = split(X, y, 0.2, np.random.default_rng(2))
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    assert not np.array_equal(a[3], c[3]) or not np.array_equal(a[2], c[2])
+    assert sum(len(part) for part in a[1::2]) == N_DIGITS
+
+
+# ---- the losses ----------------------------------------------------------------------------------
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize("name", ["mse", "se"])
+def test_squared_losses_compare_softmax_with_one_hot_targets(name: str) -> None:
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(7, 10)) * 3
+    labels = rng.integers(0, 10, size=7)
+    one_hot = np.zeros((7, 10))
+    one_hot[np.arange(7), labels] = 1.0
+    squares = (_softmax(logits) - one_hot) ** 2
+    expected = squares.mean() if name == "mse" else 0.5 * squares.sum()
+    value = loss_function(name)(tg.Tensor(logits), labels)
+    assert value.shape == ()
+    assert value.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_cee_is_the_cross_entropy_of_the_logits() -> None:
+    rng = np.random.default_rng(4)
+    logits = rng.normal(size=(6, 10)) * 3
+    labels = rng.integers(0, 10, size=6)
+    expected = -np.mean(np.log(_softmax(logits))[np.arange(6), labels])
+    assert loss_function("cee")(tg.Tensor(logits), labels).item() == pytest.approx(expected,
+                                                                                   rel=1e-12)
+
+
+# ---- the configuration ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [
+    {"loss": "hinge"}, {"loss": "CEE"}, {"optimizer": "rmsprop"},
+    {"epochs": 0}, {"epochs": -3}, {"batch_size": 0}, {"hidden": (64, 0)}, {"hidden": (-1,)},
+    {"test_fraction": 0.0}, {"test_fraction": 1.0}, {"test_fraction": 1.5},
+    {"lr": 0.0}, {"lr": -0.1}, {"lr": float("nan")},
+])
+def test_config_rejects_bad_values(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        TrainConfig(**bad)
+
+
+def test_config_learning_rate_defaults_per_optimizer() -> None:
+    assert TrainConfig(optimizer="adam").learning_rate == 0.003
+    assert TrainConfig(optimizer="sgd").learning_rate == 0.1
+    assert TrainConfig(optimizer="sgd", lr=0.5).learning_rate == 0.5
+
+
+# ---- progress ------------------------------------------------------------------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_plain_progress_writes_one_final_line_when_not_a_terminal() -> None:
+    stream = io.StringIO()
+    items = list(range(45))
+    bar = PlainProgress(items, "epoch 3", stream=stream)
+    seen = []
+    for item in bar:
+        seen.append(item)
+        bar.set_postfix(loss="0.1234")
+    assert seen == items
+    out = stream.getvalue()
+    assert out.endswith("\n")
+    lines = out[:-1].split("\n")  # not splitlines(): that would also split at "\r"
+    assert len(lines) == 1
+    assert out.count("\r") <= 1  # drawn once, not redrawn per item
+    assert out.count("/45") == 1
+    line = lines[0].lstrip("\r")
+    assert line.startswith("epoch 3")
+    assert "45/45" in line
+    assert "[" + "#" * 20 + "]" in line  # a full bar
+    assert "loss=0.1234" in line
+
+
+def test_plain_progress_yields_every_item_of_an_iterable_without_length() -> None:
+    stream = io.StringIO()
+    assert list(PlainProgress((i * i for i in range(5)), "epoch 1", stream=stream)) == [
+        0, 1, 4, 9, 16]
+    assert stream.getvalue().count("\n") == 1
+
+
+def test_plain_progress_redraws_in_place_on_a_terminal() -> None:
+    stream = _Terminal()
+    items = ["a", "b", "c", "d"]
+    assert list(PlainProgress(items, "epoch 1", stream=stream)) == items
+    out = stream.getvalue()
+    # One redraw per item (carriage return, no newline), then the final line.
+    assert out.count("\r") == len(items) + 1
+    assert out.count("\n") == 1
+    for done in range(1, len(items) + 1):
+        assert f"{done}/{len(items)}" in out
+
+
+def test_train_digits_drives_the_progress_bar_and_the_log() -> None:
+    stream = io.StringIO()
+    logged: list[str] = []
+    history = train_digits(TrainConfig(epochs=2),
+                           progress=lambda items, text: PlainProgress(items, text, stream),
+                           log=logged.append)
+    lines = [line.lstrip("\r") for line in stream.getvalue().rstrip("\n").split("\n")]
+    assert len(lines) == 2
+    for epoch, line in enumerate(lines, start=1):
+        assert line.startswith(f"epoch {epoch} ")
+        assert f"{BATCHES}/{BATCHES}" in line and BATCHES == 45
+        assert f"loss={history.loss[epoch - 1]:.4f}" in line
+    assert len(logged) == 2
+    assert logged[0].startswith("epoch   1/2") and logged[1].startswith("epoch   2/2")
+
+
+def test_progress_bar_choice(monkeypatch) -> None:
+    assert progress_bar(quiet=True) is None
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # importing tqdm now raises ImportError
+    assert progress_bar(False) is PlainProgress
+
+
+def test_progress_bar_uses_tqdm_when_it_is_installed(monkeypatch) -> None:
+    calls = []
+
+    def fake_tqdm(items, **options):
+        calls.append(options)
+        return items
+
+    monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(tqdm=fake_tqdm))
+    make = progress_bar(False)
+    assert make is not None and make is not PlainProgress
+    assert list(make([1, 2, 3], "epoch 1")) == [1, 2, 3]
+    assert calls and calls[0]["desc"] == "epoch 1"
+
+
+# ---- the plot ------------------------------------------------------------------------------------
+
+
+def test_plot_history_writes_a_png(tmp_path) -> None:
+    history = History(loss=[2.0, 1.0, 0.5, 0.3], train_accuracy=[0.5, 0.7, 0.8, 0.9],
+                      test_accuracy=[0.45, 0.65, 0.8, 0.85])
+    path = tmp_path / "curves.png"
+    plot_history(history, str(path))
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 10_000  # two axes with curves, labels and a legend at 1000×400 pixels

@@ -1,0 +1,217 @@
+"""Building blocks for models: ``Module``, ``Parameter``, ``Linear``, ``Sequential`` and the
+activation layers.
+
+A ``Module`` finds its parameters by looking at its attributes (Parameters, Modules, and lists
+of Modules), in the order they were set, so ``parameters()``, ``state_dict()`` and
+``load_state_dict()`` need no registration calls. Layers compute with the functions of
+``tinygrad_ko``; nothing here has backward code. ``Linear`` keeps its weight as (in, out), so the
+layer reads like the book: ``x @ W + b``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from tinygrad_ko import functions as F
+from tinygrad_ko import ops
+from tinygrad_ko.tensor import Tensor, _generator, get_default_dtype
+
+
+class Parameter(Tensor):
+    """A leaf Tensor that a Module trains: it always requires grad."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, dtype: Any = None) -> None:
+        super().__init__(data, requires_grad=True, dtype=dtype)
+
+
+class Module:
+    """Base class of layers and models: subclass it, set Parameters and Modules as attributes in
+    ``__init__``, and write ``forward``. Calling the module calls ``forward``."""
+
+    training: bool = True
+
+    def forward(self, *args: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any) -> Any:
+        return self.forward(*args)
+
+    def members(self) -> Iterator[tuple[str, Parameter | Module]]:
+        """Own Parameters and sub-modules in the order the attributes were set (a list of
+        modules ``layers`` gives ``layers.0``, ``layers.1``, ...)."""
+        for name, value in vars(self).items():
+            if isinstance(value, (Parameter, Module)):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if isinstance(item, Module):
+                        yield f"{name}.{i}", item
+
+    def children(self) -> Iterator[tuple[str, Module]]:
+        """The sub-modules, named as in ``members``."""
+        return ((name, value) for name, value in self.members() if isinstance(value, Module))
+
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
+        """``(dotted name, Parameter)`` pairs in the order the attributes were set, sub-modules'
+        parameters in place of the sub-module; a parameter reachable twice is listed once."""
+        found: list[tuple[str, Parameter]] = []
+        seen: set[int] = set()
+        stack: list[tuple[str, Parameter | Module]] = [("", self)]
+        while stack:  # depth first, members in order
+            name, value = stack.pop()
+            if isinstance(value, Module):
+                prefix = name + "." if name else ""
+                stack.extend(reversed([(prefix + key, item) for key, item in value.members()]))
+            elif id(value) not in seen:
+                seen.add(id(value))
+                found.append((name, value))
+        return found
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (``p.grad = None``)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter's values, by dotted name."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Set the parameters from ``state``. Names and shapes are all checked first: on a
+        mismatch ``ValueError`` names the first one and no parameter has changed."""
+        params = dict(self.named_parameters())
+        missing = [name for name in params if name not in state]
+        unexpected = [name for name in state if name not in params]
+        if missing or unexpected:
+            raise ValueError(f"load_state_dict: missing {missing}, unexpected {unexpected}")
+        values = {}
+        for name, p in params.items():
+            value = np.asarray(state[name].data if isinstance(state[name], Tensor) else state[name])
+            if value.shape != p.data.shape:
+                raise ValueError(f"load_state_dict: '{name}' has shape {value.shape}, the "
+                                 f"model's has shape {p.data.shape}")
+            if value.dtype.kind not in "biuf":
+                raise ValueError(f"load_state_dict: '{name}' is not numeric ({value.dtype})")
+            values[name] = value
+        for name, p in params.items():
+            p.data[...] = values[name]
+
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode on this module and every sub-module; returns self."""
+        stack: list[Module] = [self]
+        while stack:
+            module = stack.pop()
+            module.training = mode
+            stack.extend(child for _, child in module.children())
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def __repr__(self) -> str:
+        inner = [f"  ({name}): " + repr(child).replace("\n", "\n  ")
+                 for name, child in self.children()]
+        return f"{type(self).__name__}(" + ("\n" + "\n".join(inner) + "\n" if inner else "") + ")"
+
+
+def _init_scale(init: str, fan_in: int, fan_out: int) -> float:
+    if init == "he":  # keeps the variance of ReLU activations from layer to layer
+        return float(np.sqrt(2.0 / fan_in))
+    if init == "xavier":  # Glorot: for tanh, sigmoid and linear layers
+        return float(np.sqrt(2.0 / (fan_in + fan_out)))
+    raise ValueError(f"Linear: init must be 'he' or 'xavier', got {init!r}")
+
+
+class Linear(Module):
+    """``y = x @ W + b`` with ``W`` of shape (in_features, out_features).
+
+    ``init``: "he" (normal with std √(2/in), for layers followed by ReLU) or "xavier" (std
+    √(2/(in+out)), otherwise). ``rng``: a ``numpy.random.Generator`` or a seed, for
+    reproducible weights. The bias starts at zero.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 init: str = "xavier", rng: Any = None, dtype: Any = None) -> None:
+        scale = _init_scale(init, in_features, out_features)
+        dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+        weight = _generator(rng).standard_normal((in_features, out_features)) * scale
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = Parameter(weight, dtype=dtype)
+        self.bias = Parameter(np.zeros(out_features), dtype=dtype) if bias else None
+
+    def forward(self, x: Any) -> Tensor:
+        y = ops.matmul(x, self.weight)
+        return y if self.bias is None else y + self.bias
+
+    def __repr__(self) -> str:
+        return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None})")
+
+
+class Sequential(Module):
+    """Layers applied one after another; their parameters are named ``0.weight``, ``1.bias``..."""
+
+    def __init__(self, *layers: Module) -> None:
+        self.layers = list(layers)
+
+    def members(self) -> Iterator[tuple[str, Parameter | Module]]:
+        return ((str(i), layer) for i, layer in enumerate(self.layers))
+
+    def forward(self, x: Any) -> Any:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, index: int) -> Module:
+        return self.layers[index]
+
+
+class ReLU(Module):
+    def forward(self, x: Any) -> Tensor:
+        return ops.relu(x)
+
+
+class Sigmoid(Module):
+    def forward(self, x: Any) -> Tensor:
+        return ops.sigmoid(x)
+
+
+class Tanh(Module):
+    def forward(self, x: Any) -> Tensor:
+        return ops.tanh(x)
+
+
+class Softmax(Module):
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def forward(self, x: Any) -> Tensor:
+        return F.softmax(x, self.axis)
+
+
+def mlp(sizes: list[int], activation: type[Module] = ReLU, rng: Any = None,
+        dtype: Any = None) -> Sequential:
+    """A multilayer perceptron: ``Linear`` layers of the given sizes with ``activation`` between
+    them (none after the last). He initialisation before ReLU, Xavier otherwise."""
+    rng = _generator(rng)
+    layers: list[Module] = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        last = i == len(sizes) - 2
+        init = "he" if activation is ReLU and not last else "xavier"
+        layers.append(Linear(n_in, n_out, init=init, rng=rng, dtype=dtype))
+        if not last:
+            layers.append(activation())
+    return Sequential(*layers)
