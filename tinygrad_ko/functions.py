@@ -27,7 +27,7 @@ Axis = int | Sequence[int] | None
 
 def _axis(axis: int, ndim: int, name: str, shape: tuple) -> int:
     if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
-        raise TypeError(f"{name}: axis must be an int, got {axis!r}")
+        raise TypeError(f"{name}: axis must be an int, got {axis!r} (tensor of shape {shape})")
     if not -ndim <= axis < ndim:
         raise np.exceptions.AxisError(
             f"{name}: axis {axis} is out of bounds for a tensor of shape {shape}"
@@ -40,10 +40,10 @@ def _axes(axis: Axis, x: Any, name: str) -> tuple[int, ...] | None:
     if axis is None:
         return None
     shape = np.shape(x)
-    items = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    items = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
     axes = tuple(sorted(_axis(a, len(shape), name, shape) for a in items))
     if len(set(axes)) != len(axes):
-        raise ValueError(f"{name}: repeated axis in {axis!r}")
+        raise ValueError(f"{name}: repeated axis in {axis!r} (tensor of shape {shape})")
     return axes
 
 
@@ -98,12 +98,16 @@ def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
 
 def softmax(x: Any, axis: int = -1) -> Any:
     """exp(x) / Σ exp(x) along ``axis``, computed as exp(x − logsumexp(x)): stable for any x."""
-    return ops.exp(log_softmax(x, axis))
+    return ops.exp(_log_softmax(x, axis, "softmax"))
 
 
 def log_softmax(x: Any, axis: int = -1) -> Any:
     """x − logsumexp(x) along ``axis``: the log of softmax without forming softmax."""
-    return x - ops.logsumexp(x, _axes(axis, x, "log_softmax"), True)
+    return _log_softmax(x, axis, "log_softmax")
+
+
+def _log_softmax(x: Any, axis: int, name: str) -> Any:
+    return x - ops.logsumexp(x, _axes(axis, x, name), True)
 
 
 # ---- shape ---------------------------------------------------------------------------------------
@@ -152,11 +156,11 @@ def squeeze(x: Any, axis: Axis = None) -> Any:
 def expand_dims(x: Any, axis: int | Sequence[int]) -> Any:
     """Insert axes of length one at ``axis`` (positions in the result), as ``np.expand_dims``."""
     shape = np.shape(x)
-    items = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    items = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
     ndim = len(shape) + len(items)
     new = {_axis(a, ndim, "expand_dims", shape) for a in items}
     if len(new) != len(items):
-        raise ValueError(f"expand_dims: repeated axis in {axis!r}")
+        raise ValueError(f"expand_dims: repeated axis in {axis!r} (tensor of shape {shape})")
     rest = iter(shape)
     return ops.reshape(x, tuple(1 if i in new else next(rest) for i in range(ndim)))
 
@@ -187,6 +191,10 @@ def stack(xs: Sequence[Any], axis: int = 0) -> Any:
     if not xs:
         raise ValueError("stack: needs at least one tensor")
     shape = np.shape(xs[0])
+    shapes = [np.shape(x) for x in xs]
+    if any(s != shape for s in shapes):
+        raise ValueError(f"stack: every tensor must have the same shape, got "
+                         f"{', '.join(map(str, shapes))}")
     axis = _axis(axis, len(shape) + 1, "stack", shape)
     return concatenate([expand_dims(x, axis) for x in xs], axis)
 

@@ -62,7 +62,13 @@ class Primitive:
                 value = x.data if isinstance(x, Tensor) else x
                 if dtype is not None and not (type(value) is np.ndarray
                                               and value.dtype.kind == "f"):
-                    value = dtype.type(value) if _is_number(value) else np.asarray(value, dtype)
+                    if _is_number(value):
+                        value = dtype.type(value)
+                    else:
+                        value = np.asarray(value)
+                        if value.dtype.kind not in "biuf":  # "1.5" is not a number
+                            raise TypeError(f"operand of dtype {value.dtype} is not numeric")
+                        value = value.astype(dtype)
                 inputs.append(x if isinstance(x, Tensor) else value)
                 values.append(value)
             return self.forward(*values, *params), tuple(inputs)
@@ -112,7 +118,9 @@ def _share(a: Any, b: Any) -> Any:
 
 
 def _sigmoid(x: Any) -> Any:
-    e = np.exp(-np.abs(x))  # in (0, 1]: no overflow for any x
+    a = np.abs(x)
+    # e^-a in (0, 1]: no overflow for any x; set to 0 where it would underflow (y is 0 or 1)
+    e = np.exp(-a, out=np.zeros_like(a), where=a < -np.log(np.finfo(a.dtype).tiny))
     return np.where(x >= 0, 1, e) / (1 + e)
 
 

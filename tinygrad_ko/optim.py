@@ -45,6 +45,10 @@ class Optimizer:
 
     def step(self) -> None:
         """Update every parameter that has a gradient."""
+        for i, p in enumerate(self.params):
+            if p.grad is not None and p.grad.shape != p.shape:
+                raise ValueError(f"{type(self).__name__}: parameter {i} has shape {p.shape} but "
+                                 f"its gradient has shape {p.grad.shape}")
         for p, state in zip(self.params, self.state):
             if p.grad is not None:
                 self.update(p.data, p.grad.data, state)

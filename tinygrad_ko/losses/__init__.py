@@ -109,6 +109,10 @@ def softmax_cross_entropy(z: Any, t: Any) -> Tensor:
     log_p = F.log_softmax(z, axis=-1)
     if labels:
         return -_picked(log_p, t).sum() / _batch(z)
+    # 0 · log 0 = 0: a class with target 0 and probability 0 (logit -inf) adds nothing
+    vanishing = (np.asarray(t.data if isinstance(t, Tensor) else t) == 0) & np.isneginf(log_p.data)
+    if vanishing.any():
+        log_p = F.where(~vanishing, log_p, 0.0)
     return -(t * log_p).sum() / _batch(z)
 
 
