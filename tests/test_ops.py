@@ -31,7 +31,13 @@ import tinygrad_ko as tg
 from tinygrad_ko import ops
 from tinygrad_ko.engine import gradients
 from tinygrad_ko.testing import numerical_grad
-from tinygrad_ko.testing.strategies import arrays, broadcastable_shapes, shapes
+from tinygrad_ko.testing.strategies import (
+    arrays,
+    broadcastable_shapes,
+    labels,
+    probabilities,
+    shapes,
+)
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,33 @@ def draw_var(data: Any, shape: tuple, params: dict) -> dict:
     return {"ddof": data.draw(st.integers(0, 1)) if n > 1 else 0}
 
 
+def draw_softmax_cross_entropy(data: Any) -> tuple[list, dict]:
+    batch = data.draw(st.one_of(st.none(), st.integers(1, 4)))
+    classes = data.draw(st.integers(2, 5))
+    shape = (classes,) if batch is None else (batch, classes)
+    return [data.draw(arrays(shape, -5, 5)), data.draw(probabilities(batch, classes))], {}
+
+
+def draw_softmax_cross_entropy_labels(data: Any) -> tuple[list, dict]:
+    batch = data.draw(st.integers(1, 4))
+    classes = data.draw(st.integers(2, 5))
+    return [data.draw(arrays((batch, classes), -5, 5))], {"labels": data.draw(labels(batch,
+                                                                                     classes))}
+
+
+def np_log_softmax(z: np.ndarray) -> np.ndarray:
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def np_softmax_cross_entropy(z: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return -(t * np_log_softmax(z)).sum() / (len(z) if z.ndim >= 2 else 1)
+
+
+def np_softmax_cross_entropy_labels(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    return -np_log_softmax(z)[np.arange(len(z)), labels].sum() / len(z)
+
+
 def clip_derivative(x: np.ndarray, lo: float | None, hi: float | None) -> tuple:
     inside = np.ones(np.shape(x), dtype=bool)
     if lo is not None:
@@ -274,6 +307,12 @@ CASES = [
     Case("logsumexp", tg.logsumexp, np_logsumexp, reduction(lo=-5, hi=5)),
     Case("softmax", tg.softmax, np_softmax, along_axis),
     Case("log_softmax", tg.log_softmax, lambda x, axis: np.log(np_softmax(x, axis)), along_axis),
+    # losses fused into one node
+    Case("softmax_cross_entropy", ops.softmax_cross_entropy, np_softmax_cross_entropy,
+         draw_softmax_cross_entropy),
+    Case("softmax_cross_entropy_labels",
+         lambda z, labels: ops.softmax_cross_entropy_labels(z, labels),
+         np_softmax_cross_entropy_labels, draw_softmax_cross_entropy_labels),
     # shape
     Case("reshape", lambda x, shape: x.reshape(shape), lambda x, shape: x.reshape(shape),
          draw_reshape),

@@ -1,11 +1,11 @@
 """How the operation graph is recorded (``record``) and traversed backwards (``backward``).
 
-The engine does the work that every operation shares, once: it orders the graph iteratively (no
-recursion, so a chain of any depth works), calls each operation's gradient rule, sums a gradient
-over broadcast axes back to its operand's shape (``unbroadcast``), casts it to the operand's dtype,
-checks its shape, accumulates gradients without aliasing, runs hooks, and releases each node's
-inputs as soon as the pass has gone through it. Derivative rules live in ``ops``; an operation
-author writes none of this.
+The engine does the work that every operation shares, once: it orders the graph by counting
+each tensor's uses (no recursion, so a chain of any depth works), calls each operation's gradient
+rule, sums a gradient over broadcast axes back to its operand's shape (``unbroadcast``), casts it
+to the operand's dtype, checks its shape, accumulates gradients without aliasing, runs hooks, and
+releases the graph's nodes once the pass has succeeded. Derivative rules live in ``ops``; an
+operation author writes none of this.
 
 With ``create_graph=True`` the rules receive Tensors instead of arrays, so the backward pass is
 recorded like any other computation and can be differentiated again.
@@ -78,37 +78,37 @@ def unbroadcast(g: Any, shape: tuple) -> Any:
     return g.sum(axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
 
 
-def topological_order(root: Tensor) -> list[Tensor]:
-    """The tensors of ``root``'s graph that require grad, each after all of its inputs (so root
-    comes last). Iterative depth-first search: no recursion limit applies.
+def consumer_counts(root: Tensor) -> dict[int, int]:
+    """For each tensor of ``root``'s graph that requires grad (by id), how many times the graph
+    uses it as an operand. Backpropagation takes a tensor up once all those uses have sent it
+    their gradient: a topological order found by counting, with no recursion, so a chain of any
+    depth works.
 
     Raises ``RuntimeError`` if a node was released by an earlier backward pass, before any
     gradient is computed.
     """
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    counts: dict[int, int] = {}
+    stack = [root]
     while stack:
-        t, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(t)
-            continue
-        if id(t) in visited:
-            continue
-        visited.add(id(t))
-        stack.append((t, True))
+        t = stack.pop()
         if t._op is None:
             continue
-        if t._inputs is None:
+        inputs = t._inputs
+        if inputs is None:
             raise RuntimeError(
                 f"backward through the graph a second time: the buffers of '{op_name(t._op)}' "
                 "were released by an earlier backward(); pass retain_graph=True to the first "
                 "backward() if you need to backpropagate through it again"
             )
-        for x in t._inputs:
-            if isinstance(x, Tensor) and x._requires_grad and id(x) not in visited:
-                stack.append((x, False))
-    return order
+        for x in inputs:
+            if isinstance(x, Tensor) and x._requires_grad:
+                key = id(x)
+                if key in counts:
+                    counts[key] += 1
+                else:
+                    counts[key] = 1
+                    stack.append(x)
+    return counts
 
 
 def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
@@ -173,8 +173,9 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                targets: set[int] | None) -> dict[int, Any]:
     """The backward pass. With ``targets`` (ids of tensors) their gradients are returned and no
     ``.grad`` is touched; without, gradients accumulate into leaves and retained tensors."""
-    order = topological_order(root)
+    waiting = consumer_counts(root)
     grads: dict[int, Any] = {id(root): seed}
+    ready = [root]
     captured: dict[int, Any] = {}
     # State changes wait until the whole pass has succeeded, so that an error raised in a rule or
     # a hook leaves every .grad and the graph as they were.
@@ -184,37 +185,49 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
     # A recorded backward pass runs primitives inside the rules; anomalies are reported by _fit
     # under the name of the op whose gradient it is, not of those inner primitives.
     mode.modes.grad_enabled, mode.modes.anomaly = create_graph, False
+    checked = create_graph or anomaly  # else a rule's array of the right shape and dtype is used
     try:
-        while order:
-            t = order.pop()  # every consumer of t has been processed: its gradient is complete
+        while ready:
+            t = ready.pop()  # every use of t has sent its gradient: g is complete
             g = grads.pop(id(t), None)
-            if g is None:
-                continue
-            if t._hooks:
-                g = _run_hooks(t, g, create_graph)
-            if targets is not None:
-                if id(t) in targets:
-                    captured[id(t)] = g
-            elif t._op is None or t._retains_grad:
-                grad_updates.append((t, g))
+            if g is not None:
+                if t._hooks:
+                    g = _run_hooks(t, g, create_graph)
+                if targets is not None:
+                    if id(t) in targets:
+                        captured[id(t)] = g
+                elif t._op is None or t._retains_grad:
+                    grad_updates.append((t, g))
             op = t._op
             if op is None:
                 continue
+            passed.append(t)
             inputs = t._inputs
             needs = [isinstance(x, Tensor) and x._requires_grad for x in inputs]
-            if create_graph:
-                xs, y = inputs, t
-            else:
-                xs = tuple(x.data if isinstance(x, Tensor) else x for x in inputs)
-                y = t.data
-            for i, gx in enumerate(op.vjp(g, xs, y, t._params, needs)):
-                if gx is None or not needs[i]:
-                    continue
-                x = inputs[i]
-                gx = _fit(gx, x, op, i, create_graph, anomaly)
-                key = id(x)
-                grads[key] = gx if key not in grads else grads[key] + gx
-            passed.append(t)
+            if g is not None:
+                if create_graph:
+                    xs, y = inputs, t
+                else:
+                    xs = [x.data if isinstance(x, Tensor) else x for x in inputs]
+                    y = t.data
+                for i, gx in enumerate(op.vjp(g, xs, y, t._params, needs)):
+                    if gx is None or not needs[i]:
+                        continue
+                    x = inputs[i]
+                    data = x.data
+                    if checked or type(gx) is not np.ndarray or gx.shape != data.shape \
+                            or gx.dtype != data.dtype:
+                        gx = _fit(gx, x, op, i, create_graph, anomaly)
+                    key = id(x)
+                    previous = grads.get(key)
+                    grads[key] = gx if previous is None else previous + gx
+            for x, need in zip(inputs, needs):
+                if need:
+                    key = id(x)
+                    left = waiting[key] - 1
+                    waiting[key] = left
+                    if not left:
+                        ready.append(x)
         for t, g in grad_updates:
             _accumulate_grad(t, g, create_graph)
         if not retain_graph:

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_ko import functions as F
 from tinygrad_ko import ops
 from tinygrad_ko.losses import reference
 from tinygrad_ko.tensor import Tensor
@@ -101,19 +100,16 @@ def softmax_cross_entropy(z: Any, t: Any) -> Tensor:
     ``z``, N = batch size.
 
     Derivative: dE/dz = (softmax(z) − t) / N for target rows that sum to 1, because
-    log softmax(z)_j = z_j − log Σ_k exp z_k. Computed in log space (``log_softmax``), so
-    logits of any size give a finite loss and the right gradient: no probability is clipped.
+    log softmax(z)_j = z_j − log Σ_k exp z_k. Computed in log space, so logits of any size give a
+    finite loss and the right gradient: no probability is clipped.
     ``t``: one-hot or probability rows of z's shape, or integer labels of shape (N,).
     """
     z, t, labels = _prepare("softmax_cross_entropy", z, t, labels=True)
-    log_p = F.log_softmax(z, axis=-1)
+    # One node of the derivative table (ops.softmax_cross_entropy): the same expression as
+    # -(t * log_softmax(z)).sum() / N, fused for speed, with 0 · log 0 taken as 0.
     if labels:
-        return -_picked(log_p, t).sum() / _batch(z)
-    # 0 · log 0 = 0: a class with target 0 and probability 0 (logit -inf) adds nothing
-    vanishing = (np.asarray(t.data if isinstance(t, Tensor) else t) == 0) & np.isneginf(log_p.data)
-    if vanishing.any():
-        log_p = F.where(~vanishing, log_p, 0.0)
-    return -(t * log_p).sum() / _batch(z)
+        return ops.softmax_cross_entropy_labels(z, t)
+    return ops.softmax_cross_entropy(z, t)
 
 
 def binary_cross_entropy(y: Any, t: Any, eps: float = 1e-7) -> Tensor:
