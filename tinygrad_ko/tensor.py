@@ -364,42 +364,55 @@ class Tensor:
     # ---- elementwise -----------------------------------------------------------------------------
 
     def exp(self) -> Tensor:
+        """e^x, elementwise; d/dx = e^x."""
         return ops.exp(self)
 
     def log(self) -> Tensor:
+        """Natural log, elementwise; d/dx = 1/x."""
         return ops.log(self)
 
     def sqrt(self) -> Tensor:
+        """√x, elementwise; d/dx = 1/(2√x)."""
         return ops.sqrt(self)
 
     def abs(self) -> Tensor:
+        """|x|, elementwise; d/dx = sign(x), 0 at x = 0."""
         return ops.abs(self)
 
     def sin(self) -> Tensor:
+        """sin x, elementwise; d/dx = cos x."""
         return ops.sin(self)
 
     def cos(self) -> Tensor:
+        """cos x, elementwise; d/dx = −sin x."""
         return ops.cos(self)
 
     def tanh(self) -> Tensor:
+        """tanh x, elementwise; d/dx = 1 − tanh² x."""
         return ops.tanh(self)
 
     def sigmoid(self) -> Tensor:
+        """1 / (1 + e^−x), elementwise, without overflow; d/dx = σ(x)(1 − σ(x))."""
         return ops.sigmoid(self)
 
     def relu(self) -> Tensor:
+        """max(x, 0), elementwise; d/dx = 1 where x > 0, else 0 (also at 0)."""
         return ops.relu(self)
 
     def square(self) -> Tensor:
+        """x², elementwise; d/dx = 2x."""
         return ops.square(self)
 
     def clip(self, lo: float | None = None, hi: float | None = None) -> Tensor:
+        """x limited to [lo, hi]; the gradient passes where lo ≤ x ≤ hi."""
         return functions.clip(self, lo, hi)
 
     def maximum(self, other: ArrayLike) -> Tensor:
+        """Elementwise larger of self and other; ties split the gradient evenly."""
         return ops.maximum(self, other)
 
     def minimum(self, other: ArrayLike) -> Tensor:
+        """Elementwise smaller of self and other; ties split the gradient evenly."""
         return ops.minimum(self, other)
 
     def astype(self, dtype: Any) -> Tensor:
@@ -409,35 +422,45 @@ class Tensor:
     # ---- reductions ------------------------------------------------------------------------------
 
     def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Σ over ``axis`` (all axes when None); the gradient is broadcast back."""
         return functions.sum(self, axis, keepdims)
 
     def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """(1/n) Σ over ``axis``."""
         return functions.mean(self, axis, keepdims)
 
     def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Largest element over ``axis``; tied maxima share the gradient evenly."""
         return functions.max(self, axis, keepdims)
 
     def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Smallest element over ``axis``; tied minima share the gradient evenly."""
         return functions.min(self, axis, keepdims)
 
     def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+        """Variance over ``axis`` as ``np.var`` (``ddof=0``)."""
         return functions.var(self, axis, keepdims, ddof)
 
     def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """log Σ exp(x) over ``axis``, without overflow; its gradient is softmax(x)."""
         return functions.logsumexp(self, axis, keepdims)
 
     def softmax(self, axis: int = -1) -> Tensor:
+        """exp(x) / Σ exp(x) along ``axis``, stable for any x."""
         return functions.softmax(self, axis)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
+        """x − logsumexp(x) along ``axis``."""
         return functions.log_softmax(self, axis)
 
     # ---- shape -----------------------------------------------------------------------------------
 
     def reshape(self, *shape: Any) -> Tensor:
+        """The same elements in a new shape: ``t.reshape(2, 3)`` or ``t.reshape((2, 3))``."""
         return functions.reshape(self, *shape)
 
     def transpose(self, *axes: Any) -> Tensor:
+        """Permute the axes (reverse them when none are given)."""
         return functions.transpose(self, *axes)
 
     @property
@@ -445,21 +468,27 @@ class Tensor:
         return functions.transpose(self)
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        """Exchange two axes."""
         return functions.swapaxes(self, axis1, axis2)
 
     def squeeze(self, axis: Axis = None) -> Tensor:
+        """Remove axes of length one."""
         return functions.squeeze(self, axis)
 
     def expand_dims(self, axis: int | Sequence[int]) -> Tensor:
+        """Insert an axis of length one."""
         return functions.expand_dims(self, axis)
 
     def flatten(self) -> Tensor:
+        """All elements in one axis."""
         return functions.flatten(self)
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        """Repeat along new or length-one axes; the gradient sums back."""
         return functions.broadcast_to(self, shape)
 
     def matmul(self, other: ArrayLike) -> Tensor:
+        """Matrix product as ``np.matmul`` (batched, 1-D operands promoted)."""
         return ops.matmul(self, other)
 
 
