@@ -181,13 +181,19 @@ add = Primitive("add", np.add, lambda g, a, b, y: g, lambda g, a, b, y: g)
 sub = Primitive("sub", np.subtract, lambda g, a, b, y: g, lambda g, a, b, y: -g)
 mul = Primitive("mul", np.multiply, lambda g, a, b, y: g * b, lambda g, a, b, y: g * a)
 div = Primitive("div", np.divide, lambda g, a, b, y: g / b, lambda g, a, b, y: -g * y / b)
-# At a = 0 the rules would compute 0 · inf: d/da a^b = b a^(b−1) with b = 0, and
-# d/db a^b = a^b log a with b > 0. Both derivatives are 0 there, so exactly there the rule
-# uses a harmless stand-in (exponent 1, log 1); everywhere else the formula is untouched, which
-# keeps the rules right to every order.
-pow = Primitive("pow", np.power,
-                lambda g, a, b, y:
-                    g * b * a ** select(1, b - 1, (constant(b) == 0) & (constant(a) == 0)),
+
+
+def _pow_grad_base(g: Any, a: Any, b: Any, y: Any) -> Any:
+    """b a^(b−1). With b = 0 at a = 0 this would be 0 · inf, while the derivative is 0: exactly
+    there the exponent is replaced by 1; elsewhere the formula is untouched, which keeps the rule
+    right to every order. (A nonzero scalar exponent, as in x ** 2, needs no mask.)"""
+    if np.ndim(b) == 0 and constant(b) != 0:
+        return g * b * a ** (b - 1)
+    return g * b * a ** select(1, b - 1, (constant(b) == 0) & (constant(a) == 0))
+
+
+# d/db a^b = a^b log a is 0 at a = 0 (for b > 0), not 0 · −inf: log sees 1 there.
+pow = Primitive("pow", np.power, _pow_grad_base,
                 lambda g, a, b, y: g * y * log(select(1, a, constant(a) == 0)))
 maximum = Primitive("maximum", np.maximum,
                     lambda g, a, b, y: g * _share(constant(a), constant(b)),
