@@ -41,10 +41,12 @@ class Function:
 
     @staticmethod
     def forward(ctx: Context, *args: Any) -> Any:
+        """The result from the inputs' arrays; keep on ``ctx`` what backward needs."""
         raise NotImplementedError("a Function subclass must define forward(ctx, *arrays)")
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
+        """One gradient per input (a tuple when there are several) from the upstream ``grad``."""
         raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
 
     @classmethod

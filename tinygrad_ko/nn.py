@@ -37,6 +37,7 @@ class Module:
     training: bool = True
 
     def forward(self, *args: Any) -> Any:
+        """The computation of the module; subclasses define it."""
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any) -> Any:
@@ -74,6 +75,7 @@ class Module:
         return found
 
     def parameters(self) -> list[Parameter]:
+        """The Parameters of ``named_parameters``, without their names."""
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self) -> None:
@@ -150,6 +152,7 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(out_features), dtype=dtype) if bias else None
 
     def forward(self, x: Any) -> Tensor:
+        """x @ W + b."""
         y = ops.matmul(x, self.weight)
         return y if self.bias is None else y + self.bias
 
@@ -165,9 +168,11 @@ class Sequential(Module):
         self.layers = list(layers)
 
     def members(self) -> Iterator[tuple[str, Parameter | Module]]:
+        """The layers, named by position."""
         return ((str(i), layer) for i, layer in enumerate(self.layers))
 
     def forward(self, x: Any) -> Any:
+        """Each layer applied to the previous one's output."""
         for layer in self.layers:
             x = layer(x)
         return x
@@ -180,25 +185,37 @@ class Sequential(Module):
 
 
 class ReLU(Module):
+    """max(x, 0), elementwise (see ``tg.relu``)."""
+
     def forward(self, x: Any) -> Tensor:
+        """The layer applied to ``x``."""
         return ops.relu(x)
 
 
 class Sigmoid(Module):
+    """1 / (1 + e^−x), elementwise (see ``tg.sigmoid``)."""
+
     def forward(self, x: Any) -> Tensor:
+        """The layer applied to ``x``."""
         return ops.sigmoid(x)
 
 
 class Tanh(Module):
+    """tanh x, elementwise (see ``tg.tanh``)."""
+
     def forward(self, x: Any) -> Tensor:
+        """The layer applied to ``x``."""
         return ops.tanh(x)
 
 
 class Softmax(Module):
+    """softmax along ``axis`` (see ``tg.softmax``)."""
+
     def __init__(self, axis: int = -1) -> None:
         self.axis = axis
 
     def forward(self, x: Any) -> Tensor:
+        """The layer applied to ``x``."""
         return F.softmax(x, self.axis)
 
 

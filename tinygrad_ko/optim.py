@@ -54,6 +54,7 @@ class Optimizer:
                 self.update(p.data, p.grad.data, state)
 
     def update(self, value: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
+        """Change one parameter's ``value`` in place from its ``grad`` and its ``state``."""
         raise NotImplementedError
 
 
@@ -74,6 +75,7 @@ class SGD(Optimizer):
         self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
 
     def update(self, value: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
+        """One step of the rule in the class docstring, in place."""
         if self.weight_decay:
             grad = grad + self.weight_decay * value
         if self.momentum:
@@ -97,6 +99,7 @@ class Adam(Optimizer):
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
 
     def update(self, value: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
+        """One step of the rule in the class docstring, in place."""
         b1, b2 = self.betas
         if self.weight_decay:
             grad = grad + self.weight_decay * value

@@ -175,6 +175,7 @@ class Tensor:
         return self.data.item()
 
     def tolist(self) -> Any:
+        """The values as nested Python lists."""
         return self.data.tolist()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
