@@ -220,12 +220,16 @@ def _as_matrices(g: Any, a: Any, b: Any) -> tuple:
 
 
 def _matmul_grad_a(g: Any, a: Any, b: Any, y: Any) -> Any:
+    if a.ndim >= 2 and b.ndim >= 2:  # the engine sums over broadcast batch axes
+        return g @ b.swapaxes(-1, -2)
     g2, _, b2 = _as_matrices(g, a, b)
     ga = g2 @ b2.swapaxes(-1, -2)
     return ga.reshape(ga.shape[:-2] + ga.shape[-1:]) if a.ndim == 1 else ga
 
 
 def _matmul_grad_b(g: Any, a: Any, b: Any, y: Any) -> Any:
+    if a.ndim >= 2 and b.ndim >= 2:
+        return a.swapaxes(-1, -2) @ g
     g2, a2, _ = _as_matrices(g, a, b)
     gb = a2.swapaxes(-1, -2) @ g2
     return gb.reshape(gb.shape[:-1]) if b.ndim == 1 else gb

@@ -30,8 +30,8 @@ def _prepare(name: str, y: Any, t: Any, labels: bool = False) -> tuple[Tensor, A
     target = t.data if isinstance(t, Tensor) else np.asarray(t)
     if labels and target.dtype.kind in "iu" and target.shape == y.shape[:-1] and y.ndim in (1, 2):
         classes = y.shape[-1]
-        bad = target[(target < 0) | (target >= classes)]
-        if bad.size:
+        if target.size and (target.min() < 0 or target.max() >= classes):
+            bad = target[(target < 0) | (target >= classes)]
             raise ValueError(f"{name}: label {int(bad[0])} is out of range for {classes} classes "
                              f"(y has shape {y.shape})")
         return y, target, True
