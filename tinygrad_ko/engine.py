@@ -203,6 +203,24 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                 continue
             passed.append(t)
             inputs = t._inputs
+            if len(inputs) == 1 and getattr(op, "arity", 0) == 1 and not checked:
+                # One operand (it requires grad, or t would not be a node): the common case,
+                # without the bookkeeping for several operands.
+                x = inputs[0]
+                key = id(x)
+                if g is not None:
+                    data = x.data
+                    gx = op.rules[0](g, data, t.data, *t._params)
+                    if type(gx) is not np.ndarray or gx.shape != data.shape \
+                            or gx.dtype != data.dtype:
+                        gx = _fit(gx, x, op, 0, create_graph, anomaly)
+                    previous = grads.get(key)
+                    grads[key] = gx if previous is None else previous + gx
+                left = waiting[key] - 1
+                waiting[key] = left
+                if not left:
+                    ready.append(x)
+                continue
             needs = [isinstance(x, Tensor) and x._requires_grad for x in inputs]
             if g is not None:
                 if create_graph:
