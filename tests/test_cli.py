@@ -293,3 +293,16 @@ def test_console_script_is_declared() -> None:
     module, _, function = entries["tinygrad-ko"].partition(":")
     main = getattr(importlib.import_module(module), function)
     assert main(["graph", "x.exp().sum()", "-o", os.devnull]) == 0
+
+
+def test_train_refuses_a_folder_for_save_and_a_non_png_plot_before_training(tmp_path) -> None:
+    folder = run_at_root("train", "--epochs", "1", "--quiet", "--save", str(tmp_path))
+    assert folder.returncode == 2 and "is a folder (nothing was trained)" in folder.stderr
+    text = run_at_root("train", "--epochs", "1", "--quiet", "--plot", str(tmp_path / "c.txt"))
+    assert text.returncode == 2 and "must end in .png" in text.stderr
+    assert "test accuracy" not in folder.stdout + text.stdout
+
+
+def test_graph_into_a_missing_folder_is_a_clear_error(tmp_path) -> None:
+    result = run_at_root("graph", "x * y", "-o", str(tmp_path / "missing" / "g.dot"))
+    assert result.returncode == 2 and result.stderr.startswith("graph: ")

@@ -468,3 +468,25 @@ def test_mlp_gradients_match_a_hand_written_backward_pass():
     for got, expected in [(model[0].weight, dW1), (model[0].bias, db1),
                           (model[2].weight, dW2), (model[2].bias, db2)]:
         np.testing.assert_allclose(got.grad.data, expected, rtol=1e-10, atol=1e-13)
+
+
+def test_a_module_that_refers_back_to_its_parent_is_walked_once():
+    class Child(nn.Module):
+        def __init__(self, parent):
+            self.parent = parent
+            self.w = nn.Parameter(np.ones(2))
+
+    class Parent(nn.Module):
+        def __init__(self):
+            self.b = nn.Parameter(np.zeros(3))
+            self.child = Child(self)
+
+    model = Parent()
+    assert [name for name, _ in model.named_parameters()] == ["b", "child.w"]
+    model.eval()
+    assert not model.training and not model.child.training
+
+
+def test_mlp_needs_two_sizes():
+    with pytest.raises(ValueError, match="mlp: needs at least"):
+        nn.mlp([5])

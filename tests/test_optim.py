@@ -338,3 +338,15 @@ def test_sgd_converges_to_the_minimum_of_a_convex_quadratic(kwargs):
     assert losses[-1] < 1e-15 < losses[0]
     if "momentum" not in kwargs:  # lr ≤ 1/L: plain gradient descent decreases f at every step
         assert all(b <= a for a, b in itertools.pairwise(losses))
+
+
+def test_a_parameter_given_twice_is_refused():
+    p = tg.nn.Parameter(np.ones(1))
+    with pytest.raises(ValueError, match="given twice"):
+        tg.optim.SGD([p, p], lr=0.1)
+
+
+@pytest.mark.parametrize("kwargs", [{"eps": 0.0}, {"eps": -1.0}, {"weight_decay": -1.0}])
+def test_adam_rejects_bad_eps_and_weight_decay(kwargs):
+    with pytest.raises(ValueError, match="Adam"):
+        tg.optim.Adam([tg.nn.Parameter(np.ones(1))], **kwargs)

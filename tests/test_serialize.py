@@ -376,3 +376,11 @@ def test_save_errors_leave_an_existing_file_unchanged(tmp_path, state, error, me
     assert path.read_bytes() == good_bytes
     assert_exactly_equal(tg.load(path), good)
     assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+@pytest.mark.parametrize("name", ["file", "allow_pickle"])
+def test_names_that_numpy_savez_would_swallow_are_refused(tmp_path, name):
+    path = tmp_path / "w.npz"
+    with pytest.raises(ValueError, match="invalid name"):
+        tg.save({name: np.ones(2)}, path)
+    assert not path.exists()

@@ -278,3 +278,14 @@ def test_plot_history_writes_a_png(tmp_path) -> None:
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 10_000  # two axes with curves, labels and a legend at 1000×400 pixels
+
+
+def test_the_reported_se_loss_does_not_depend_on_the_batch_size():
+    """se sums over its batch: the epoch's mean per-sample loss must not grow with the batch.
+    With a learning rate of 1e-9 the model does not move, so both runs see the same model."""
+    small = train_digits(TrainConfig(loss="se", optimizer="sgd", lr=1e-9, epochs=1,
+                                     batch_size=8))
+    large = train_digits(TrainConfig(loss="se", optimizer="sgd", lr=1e-9, epochs=1,
+                                     batch_size=64))
+    assert small.loss[0] == pytest.approx(large.loss[0], rel=1e-6)
+    assert 0 < small.loss[0] < 1  # ½ Σ over 10 classes of (p − one-hot)² is below 1

@@ -9,6 +9,7 @@ with status 2 (argparse), failed checks with status 1.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -80,9 +81,14 @@ def cmd_train(args: argparse.Namespace) -> int:
                   "(nothing was trained)", file=sys.stderr)
             return 2
     for option, path in (("--save", args.save), ("--plot", args.plot)):
-        if path and not Path(path).resolve().parent.is_dir():
-            print(f"train: {option} {path}: the folder does not exist (nothing was trained)",
-                  file=sys.stderr)
+        if not path:
+            continue
+        problem = ("the folder does not exist" if not Path(path).resolve().parent.is_dir()
+                   else "is a folder" if Path(path).is_dir()
+                   else "must end in .png" if option == "--plot"
+                   and Path(path).suffix.lower() != ".png" else None)
+        if problem:
+            print(f"train: {option} {path}: {problem} (nothing was trained)", file=sys.stderr)
             return 2
     config = training.TrainConfig(loss=args.loss, optimizer=args.optimizer, lr=args.lr,
                                   epochs=args.epochs, batch_size=args.batch_size,
@@ -136,16 +142,16 @@ def cmd_graph(args: argparse.Namespace) -> int:
         print("graph: the expression must produce a Tensor", file=sys.stderr)
         return 2
     dot = viz.to_dot(result, variables)
-    if args.output:
-        Path(args.output).write_text(dot, encoding="utf-8")
-    else:
-        print(dot, end="")
-    if args.render:
-        try:
+    try:
+        if args.output:
+            Path(args.output).write_text(dot, encoding="utf-8")
+        else:
+            print(dot, end="")
+        if args.render:
             viz.render(dot, args.render)
-        except RuntimeError as error:
-            print(f"graph: {error}", file=sys.stderr)
-            return 2
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
+        print(f"graph: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

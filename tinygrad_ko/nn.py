@@ -62,15 +62,17 @@ class Module:
         """``(dotted name, Parameter)`` pairs in the order the attributes were set, sub-modules'
         parameters in place of the sub-module; a parameter reachable twice is listed once."""
         found: list[tuple[str, Parameter]] = []
-        seen: set[int] = set()
+        seen: set[int] = set()  # parameters and modules: a module may refer back to its parent
         stack: list[tuple[str, Parameter | Module]] = [("", self)]
         while stack:  # depth first, members in order
             name, value = stack.pop()
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
             if isinstance(value, Module):
                 prefix = name + "." if name else ""
                 stack.extend(reversed([(prefix + key, item) for key, item in value.members()]))
-            elif id(value) not in seen:
-                seen.add(id(value))
+            else:
                 found.append((name, value))
         return found
 
@@ -110,10 +112,13 @@ class Module:
     def train(self, mode: bool = True) -> Module:
         """Set training mode on this module and every sub-module; returns self."""
         stack: list[Module] = [self]
+        seen: set[int] = set()
         while stack:
             module = stack.pop()
-            module.training = mode
-            stack.extend(child for _, child in module.children())
+            if id(module) not in seen:
+                seen.add(id(module))
+                module.training = mode
+                stack.extend(child for _, child in module.children())
         return self
 
     def eval(self) -> Module:
@@ -223,6 +228,8 @@ def mlp(sizes: list[int], activation: type[Module] = ReLU, rng: Any = None,
         dtype: Any = None) -> Sequential:
     """A multilayer perceptron: ``Linear`` layers of the given sizes with ``activation`` between
     them (none after the last). He initialisation before ReLU, Xavier otherwise."""
+    if len(sizes) < 2:
+        raise ValueError(f"mlp: needs at least an input and an output size, got {sizes}")
     rng = _generator(rng)
     layers: list[Module] = []
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):

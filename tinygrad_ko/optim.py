@@ -32,6 +32,9 @@ class Optimizer:
                     f"{type(self).__name__}: parameter {i} is not a leaf Tensor that requires "
                     f"grad (got {type(p).__name__}); pass model.parameters()"
                 )
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError(f"{type(self).__name__}: a parameter is given twice (it would be "
+                             "updated twice per step)")
         if not lr > 0:
             raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr}")
         self.params: list[Tensor] = params
@@ -96,6 +99,9 @@ class Adam(Optimizer):
         super().__init__(params, lr)
         if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
             raise ValueError(f"Adam: betas must be in [0, 1), got {betas}")
+        if not eps > 0 or weight_decay < 0:
+            raise ValueError(f"Adam: eps must be > 0 and weight_decay >= 0, got {eps}, "
+                             f"{weight_decay}")
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
 
     def update(self, value: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:

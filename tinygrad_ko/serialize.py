@@ -20,6 +20,8 @@ from tinygrad_ko.tensor import Tensor
 
 MARKER = "__tinygrad_ko__"
 FORMAT_VERSION = 1
+# np.savez takes the entries as keyword arguments: these names are its own parameters.
+_RESERVED = {MARKER, "file", "allow_pickle"}
 
 
 def _umask() -> int:
@@ -34,7 +36,7 @@ def save(state: dict[str, Any], path: str | os.PathLike) -> None:
         raise TypeError(f"save: expected a dict of name -> array, got {type(state).__name__}")
     arrays = {}
     for name, value in state.items():
-        if not isinstance(name, str) or not name or name == MARKER or "\x00" in name:
+        if not isinstance(name, str) or not name or name in _RESERVED or "\x00" in name:
             raise ValueError(f"save: invalid name {name!r}")
         array = np.asarray(value.data if isinstance(value, Tensor) else value)
         if array.dtype.kind not in "biuf":

@@ -122,7 +122,8 @@ def train_digits(config: TrainConfig, progress: Callable[[Iterable, str], Iterab
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(xb)
+            # The mean over samples: se sums over its batch, cee and mse average over it.
+            total += loss.item() if config.loss == "se" else loss.item() * len(xb)
             count += len(xb)
             if hasattr(batches, "set_postfix"):
                 batches.set_postfix(loss=f"{total / count:.4f}")
@@ -196,5 +197,5 @@ def plot_history(history: History, path: str) -> None:
     right.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     right.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, format="png")
     plt.close(figure)
