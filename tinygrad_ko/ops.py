@@ -71,8 +71,6 @@ class Primitive:
 
     def vjp(self, g: Any, xs: tuple, y: Any, params: tuple, needs: list[bool]) -> list:
         """The gradient for each operand that needs one (None for the others)."""
-        if self.arity == 1:
-            return [self.rules[0](g, xs[0], y, *params)]
         return [rule(g, *xs, y, *params) if need else None
                 for rule, need in zip(self.rules, needs)]
 
@@ -275,7 +273,8 @@ logsumexp = Primitive("logsumexp", _logsumexp,
 # dE/dz = (softmax(z) Σt − t) / N and dE/dt = −log softmax(z) / N.
 
 
-def _batch(z: Any) -> int:
+def batch_size(z: Any) -> int:
+    """N: the size of the first axis when z has two or more dimensions, else 1 (one sample)."""
     return z.shape[0] if z.ndim >= 2 else 1
 
 
@@ -288,14 +287,14 @@ def _softmax_cross_entropy(z: Any, t: Any) -> Any:
     # Only where t ≠ 0: a class with target 0 adds nothing, even with logit −inf (0 · log 0).
     terms = np.multiply(t, log_p, out=np.zeros(np.broadcast_shapes(np.shape(t), log_p.shape),
                                                  log_p.dtype), where=np.not_equal(t, 0))
-    return -terms.sum() / _batch(z)
+    return -terms.sum() / batch_size(z)
 
 
 def _softmax_cross_entropy_labels(z: Any, labels: Any) -> Any:
     """The same with integer labels: −(1/N) Σ log softmax(z)[n, labels[n]]."""
     log_p = _log_softmax(z)
     picked = log_p[labels] if z.ndim == 1 else log_p[np.arange(z.shape[0]), labels]
-    return -picked.sum() / _batch(z)
+    return -picked.sum() / batch_size(z)
 
 
 def _one_hot(labels: Any, shape: tuple, dtype: Any) -> np.ndarray:
@@ -308,12 +307,12 @@ def _softmax(z: Any) -> Any:
 
 softmax_cross_entropy = Primitive(
     "softmax_cross_entropy", _softmax_cross_entropy,
-    lambda g, z, t, y: g * (_softmax(z) * t.sum(axis=-1, keepdims=True) - t) / _batch(z),
-    lambda g, z, t, y: -g * (z - logsumexp(z, (z.ndim - 1,), True)) / _batch(z))
+    lambda g, z, t, y: g * (_softmax(z) * t.sum(axis=-1, keepdims=True) - t) / batch_size(z),
+    lambda g, z, t, y: -g * (z - logsumexp(z, (z.ndim - 1,), True)) / batch_size(z))
 softmax_cross_entropy_labels = Primitive(
     "softmax_cross_entropy_labels", _softmax_cross_entropy_labels,
     lambda g, z, y, labels:
-        g * (_softmax(z) - _one_hot(labels, z.shape, constant(z).dtype)) / _batch(z))
+        g * (_softmax(z) - _one_hot(labels, z.shape, constant(z).dtype)) / batch_size(z))
 
 # ---- shape: the gradient undoes the rearrangement ------------------------------------------------
 

@@ -46,11 +46,6 @@ def _prepare(name: str, y: Any, t: Any, labels: bool = False) -> tuple[Tensor, A
     return y, t, False
 
 
-def _batch(y: Tensor) -> int:
-    """N: the size of the first axis when y has two or more dimensions, else 1."""
-    return y.shape[0] if y.ndim >= 2 else 1
-
-
 def _picked(y: Tensor, labels: np.ndarray) -> Tensor:
     """y's entry at each sample's label: y[n, labels[n]] (or y[label] for one sample)."""
     if y.ndim == 1:
@@ -91,8 +86,8 @@ def cross_entropy_error(y: Any, t: Any, eps: float = 1e-7) -> Tensor:
     """
     y, t, labels = _prepare("cross_entropy_error", y, t, labels=True)
     if labels:
-        return -ops.log(_picked(y, t) + eps).sum() / _batch(y)
-    return -(t * ops.log(y + eps)).sum() / _batch(y)
+        return -ops.log(_picked(y, t) + eps).sum() / ops.batch_size(y)
+    return -(t * ops.log(y + eps)).sum() / ops.batch_size(y)
 
 
 def softmax_cross_entropy(z: Any, t: Any) -> Tensor:
