@@ -1,7 +1,7 @@
 """How the operation graph is recorded (``record``) and traversed backwards (``backward``).
 
-The engine does the work that every operation shares, once: it orders the graph by counting
-each tensor's uses (no recursion, so a chain of any depth works), calls each operation's gradient
+The engine does the work that every operation shares, once: it orders the graph by the nodes'
+creation numbers (no recursion, so a chain of any depth works), calls each operation's gradient
 rule, sums a gradient over broadcast axes back to its operand's shape (``unbroadcast``), casts it
 to the operand's dtype, checks its shape, accumulates gradients without aliasing, runs hooks, and
 releases the graph's nodes once the pass has succeeded. Derivative rules live in ``ops``; an
@@ -13,6 +13,8 @@ recorded like any other computation and can be differentiated again.
 
 from __future__ import annotations
 
+from heapq import heappop, heappush
+from itertools import count
 from typing import Any
 
 import numpy as np
@@ -47,21 +49,35 @@ def _check_finite(array: Any, where: str) -> None:
         raise FloatingPointError(f"detect_anomaly: {where} produced {kind} (shape {array.shape})")
 
 
-def record(op: Any, y: Any, inputs: tuple, params: tuple) -> Tensor:
-    """Wrap ``op``'s result ``y`` in a Tensor and, when grad mode is on and an input requires
-    grad, make it a node of the graph: remember the op, its inputs and its parameters."""
-    out = Tensor._make(y)
-    if mode.modes.anomaly:
-        _check_finite(out.data, f"the forward of '{op_name(op)}'")
-    if mode.modes.grad_enabled:
-        for x in inputs:
-            if isinstance(x, Tensor) and x._requires_grad:
-                if out.data.dtype.kind != "f":  # an integer result has no gradient
-                    break
-                out._requires_grad = True
-                out._op, out._inputs, out._params = op, inputs, params
-                break
+_new = object.__new__
+_creation = count()  # creation numbers of nodes: the order of the backward pass
+
+
+def record(op: Any, y: Any, inputs: tuple, params: tuple, requires_grad: bool) -> Tensor:
+    """Wrap ``op``'s result ``y`` in a Tensor. When grad mode is on and an input requires grad
+    (``requires_grad``), make it a node of the graph: remember the op, its inputs and its
+    parameters, and give it the next creation number."""
+    out = _new(Tensor)
+    out.data = y if type(y) is np.ndarray else np.asarray(y)
+    out.grad = out._hooks = None
+    out._retains_grad = False
+    if not mode.modes.plain:
+        requires_grad = _grad_mode_checked(op, out.data) and requires_grad
+    if requires_grad and out.data.dtype.kind == "f":  # an integer result has no gradient
+        out._requires_grad = True
+        out._op, out._inputs, out._params = op, inputs, params
+        out._seq = next(_creation)
+    else:
+        out._requires_grad = False
+        out._op = out._inputs = out._params = None
     return out
+
+
+def _grad_mode_checked(op: Any, y: np.ndarray) -> bool:
+    """Outside the common case: check ``op``'s result in anomaly mode; whether grad mode is on."""
+    if mode.modes.anomaly:
+        _check_finite(y, f"the forward of '{op_name(op)}'")
+    return mode.modes.grad_enabled
 
 
 def unbroadcast(g: Any, shape: tuple) -> Any:
@@ -76,39 +92,6 @@ def unbroadcast(g: Any, shape: tuple) -> Any:
         raise ValueError(f"cannot sum a gradient of shape {g.shape} to shape {shape}")
     stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
     return g.sum(axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
-
-
-def consumer_counts(root: Tensor) -> dict[int, int]:
-    """For each tensor of ``root``'s graph that requires grad (by id), how many times the graph
-    uses it as an operand. Backpropagation takes a tensor up once all those uses have sent it
-    their gradient: a topological order found by counting, with no recursion, so a chain of any
-    depth works.
-
-    Raises ``RuntimeError`` if a node was released by an earlier backward pass, before any
-    gradient is computed.
-    """
-    counts: dict[int, int] = {}
-    stack = [root]
-    while stack:
-        t = stack.pop()
-        if t._op is None:
-            continue
-        inputs = t._inputs
-        if inputs is None:
-            raise RuntimeError(
-                f"backward through the graph a second time: the buffers of '{op_name(t._op)}' "
-                "were released by an earlier backward(); pass retain_graph=True to the first "
-                "backward() if you need to backpropagate through it again"
-            )
-        for x in inputs:
-            if isinstance(x, Tensor) and x._requires_grad:
-                key = id(x)
-                if key in counts:
-                    counts[key] += 1
-                else:
-                    counts[key] = 1
-                    stack.append(x)
-    return counts
 
 
 def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
@@ -172,10 +155,16 @@ def gradients(output: Tensor, inputs: list[Tensor], grad: Any = None,
 def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                targets: set[int] | None) -> dict[int, Any]:
     """The backward pass. With ``targets`` (ids of tensors) their gradients are returned and no
-    ``.grad`` is touched; without, gradients accumulate into leaves and retained tensors."""
-    waiting = consumer_counts(root)
-    grads: dict[int, Any] = {id(root): seed}
-    ready = [root]
+    ``.grad`` is touched; without, gradients accumulate into leaves and retained tensors.
+
+    Order: every node has a creation number (``_seq``), and the operations that use a tensor
+    were all made after it. So taking the waiting node with the largest number, newest first,
+    takes a node only once every use of it has sent its gradient: a topological order found with
+    a heap, with no recursion (a chain of any depth works) and no pass to count uses first.
+    """
+    grads: dict[int, Any] = {id(root): seed}  # gradients so far, of waiting nodes and of leaves
+    leaves: list[Tensor] = []
+    heap: list[tuple[int, Tensor]] = []  # waiting nodes as (-creation number, node)
     captured: dict[int, Any] = {}
     # State changes wait until the whole pass has succeeded, so that an error raised in a rule or
     # a hook leaves every .grad and the graph as they were.
@@ -187,42 +176,51 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
     mode.modes.grad_enabled, mode.modes.anomaly = create_graph, False
     checked = create_graph or anomaly  # else a rule's array of the right shape and dtype is used
     try:
-        while ready:
-            t = ready.pop()  # every use of t has sent its gradient: g is complete
-            g = grads.pop(id(t), None)
-            if g is not None:
-                if t._hooks:
-                    g = _run_hooks(t, g, create_graph)
-                if targets is not None:
-                    if id(t) in targets:
-                        captured[id(t)] = g
-                elif t._op is None or t._retains_grad:
-                    grad_updates.append((t, g))
-            op = t._op
-            if op is None:
-                continue
+        if root._op is None:
+            leaves.append(root)
+            t = None
+        else:
+            t, g = root, grads.pop(id(root))
+        while t is not None:  # every use of t has sent its gradient: g is complete
+            if t._hooks:
+                g = _run_hooks(t, g, create_graph)
+            if targets is not None:
+                if id(t) in targets:
+                    captured[id(t)] = g
+            elif t._retains_grad:
+                grad_updates.append((t, g))
+            op, inputs = t._op, t._inputs
+            if inputs is None:
+                raise RuntimeError(
+                    f"backward through the graph a second time: the buffers of '{op_name(op)}' "
+                    "were released by an earlier backward(); pass retain_graph=True to the first "
+                    "backward() if you need to backpropagate through it again"
+                )
             passed.append(t)
-            inputs = t._inputs
-            if len(inputs) == 1 and getattr(op, "arity", 0) == 1 and not checked:
-                # One operand (it requires grad, or t would not be a node): the common case,
-                # without the bookkeeping for several operands.
-                x = inputs[0]
-                key = id(x)
-                if g is not None:
-                    data = x.data
+            x = _only_operand(op, inputs) if not checked else None
+            if x is not None:
+                # One operand requires grad (the other, if any, is a constant): the common case,
+                # without the bookkeeping for several gradients.
+                data = x.data
+                if op.arity == 1:
                     gx = op.rules[0](g, data, t.data, *t._params)
-                    if type(gx) is not np.ndarray or gx.shape != data.shape \
-                            or gx.dtype != data.dtype:
-                        gx = _fit(gx, x, op, 0, create_graph, anomaly)
-                    previous = grads.get(key)
-                    grads[key] = gx if previous is None else previous + gx
-                left = waiting[key] - 1
-                waiting[key] = left
-                if not left:
-                    ready.append(x)
-                continue
-            needs = [isinstance(x, Tensor) and x._requires_grad for x in inputs]
-            if g is not None:
+                elif x is inputs[0]:
+                    b = inputs[1]
+                    gx = op.rules[0](g, data, b.data if isinstance(b, Tensor) else b, t.data,
+                                     *t._params)
+                else:
+                    a = inputs[0]
+                    gx = op.rules[1](g, a.data if isinstance(a, Tensor) else a, data, t.data,
+                                     *t._params)
+                if type(gx) is not np.ndarray or gx.shape != data.shape \
+                        or gx.dtype is not data.dtype:
+                    gx = _fit(gx, x, op, 0 if x is inputs[0] else 1, create_graph, anomaly)
+                if not heap and x._op is not None:  # a chain: x is next, nothing else waits
+                    t, g = x, gx
+                    continue
+                _send(x, gx, grads, heap, leaves)
+            else:
+                needs = [isinstance(x, Tensor) and x._requires_grad for x in inputs]
                 if create_graph:
                     xs, y = inputs, t
                 else:
@@ -236,16 +234,20 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                     if checked or type(gx) is not np.ndarray or gx.shape != data.shape \
                             or gx.dtype != data.dtype:
                         gx = _fit(gx, x, op, i, create_graph, anomaly)
-                    key = id(x)
-                    previous = grads.get(key)
-                    grads[key] = gx if previous is None else previous + gx
-            for x, need in zip(inputs, needs):
-                if need:
-                    key = id(x)
-                    left = waiting[key] - 1
-                    waiting[key] = left
-                    if not left:
-                        ready.append(x)
+                    _send(x, gx, grads, heap, leaves)
+            if heap:
+                t = heappop(heap)[1]
+                g = grads.pop(id(t))
+            else:
+                t = None
+        for x in leaves:
+            g = grads[id(x)]
+            if x._hooks:
+                g = _run_hooks(x, g, create_graph)
+            if targets is None:
+                grad_updates.append((x, g))
+            elif id(x) in targets:
+                captured[id(x)] = g
         for t, g in grad_updates:
             _accumulate_grad(t, g, create_graph)
         if not retain_graph:
@@ -254,6 +256,33 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
     finally:
         mode.modes.grad_enabled, mode.modes.anomaly = previous_grad, anomaly
     return captured
+
+
+def _only_operand(op: Any, inputs: tuple) -> Tensor | None:
+    """The operand of a one- or two-operand primitive when it is the only one that requires grad
+    (else None)."""
+    if op.arity == 1:
+        return inputs[0]  # it requires grad, or the output would not be a node
+    if op.arity == 2:
+        a, b = inputs
+        a_needs = isinstance(a, Tensor) and a._requires_grad
+        if a_needs != (isinstance(b, Tensor) and b._requires_grad):
+            return a if a_needs else b
+    return None
+
+
+def _send(x: Tensor, gx: Any, grads: dict[int, Any], heap: list, leaves: list[Tensor]) -> None:
+    """Add ``gx`` to the gradient of ``x``; the first gradient puts x in line."""
+    key = id(x)
+    previous = grads.get(key)
+    if previous is not None:
+        grads[key] = previous + gx
+        return
+    grads[key] = gx
+    if x._op is None:
+        leaves.append(x)
+    else:
+        heappush(heap, (-x._seq, x))
 
 
 def _fit(gx: Any, x: Tensor, op: Any, i: int, create_graph: bool, anomaly: bool) -> Any:

@@ -39,6 +39,8 @@ class Context:
 class Function:
     """Base class of a primitive whose gradient the user writes by hand."""
 
+    arity = None  # any number of inputs: the engine always goes through ``vjp``
+
     @staticmethod
     def forward(ctx: Context, *args: Any) -> Any:
         """The result from the inputs' arrays; keep on ``ctx`` what backward needs."""
@@ -60,7 +62,7 @@ class Function:
             raise TypeError(
                 f"{cls.__name__}.forward must return a numeric array, got {type(y).__name__}"
             )
-        return record(cls, array, args, (ctx,))
+        return record(cls, array, args, (ctx,), any(ctx.needs_input_grad))
 
     @classmethod
     def vjp(cls, g: Any, xs: tuple, y: Any, params: tuple, needs: list[bool]) -> tuple:

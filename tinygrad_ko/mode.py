@@ -17,8 +17,28 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class _Modes(threading.local):
     # Class attributes are each thread's starting values.
-    grad_enabled = True
-    anomaly = False
+    _grad_enabled = True
+    _anomaly = False
+    # What every operation reads, once: grad mode on and anomaly mode off (the common case).
+    plain = True
+
+    @property
+    def grad_enabled(self) -> bool:
+        return self._grad_enabled
+
+    @grad_enabled.setter
+    def grad_enabled(self, value: bool) -> None:
+        self._grad_enabled = value
+        self.plain = value and not self._anomaly
+
+    @property
+    def anomaly(self) -> bool:
+        return self._anomaly
+
+    @anomaly.setter
+    def anomaly(self, value: bool) -> None:
+        self._anomaly = value
+        self.plain = self._grad_enabled and not value
 
 
 modes = _Modes()

@@ -39,23 +39,31 @@ class Primitive:
     def __repr__(self) -> str:
         return f"<{self.name}>"
 
-    def __call__(self, *args: Any) -> Any:
-        if self.arity == 1:  # the common case first: one operand
-            x = args[0]
+    def __call__(self, x: Any, *rest: Any) -> Any:
+        arity = self.arity
+        if arity == 1:  # the common cases first: one operand, then the parameters
             if not isinstance(x, Tensor):
-                return self.forward(*args)
-            params, inputs = args[1:], (x,)
-            return record(self, self.run((x.data,), params), inputs, params)
-        operands = args[: self.arity]
-        for x in operands:
-            if isinstance(x, Tensor):
-                params = args[self.arity :]
-                try:
-                    inputs, values = coerce(operands)
-                except TypeError as error:
-                    raise self.error(error, operands) from None
-                return record(self, self.run(values, params), inputs, params)
-        return self.forward(*args)
+                return self.forward(x, *rest)
+            inputs, values, params, requires_grad = (x,), (x.data,), rest, x._requires_grad
+        elif arity == 2 and isinstance(x, Tensor) and (type(rest[0]) is float
+                                                       or type(rest[0]) is int):
+            # a tensor and a Python number, which NumPy gives the tensor's dtype (see coerce)
+            inputs, values, params = (x, rest[0]), (x.data, rest[0]), rest[1:]
+            requires_grad = x._requires_grad
+        else:
+            operands, params = (x, *rest[: arity - 1]), rest[arity - 1 :]
+            try:
+                coerced = coerce(operands)
+            except TypeError as error:
+                raise self.error(error, operands) from None
+            if coerced is None:  # no Tensor: plain NumPy
+                return self.forward(*operands, *params)
+            inputs, values, requires_grad = coerced
+        try:
+            y = self.forward(*values, *params)
+        except (ValueError, TypeError, IndexError) as error:
+            raise self.error(error, values) from None
+        return record(self, y, inputs, params, requires_grad)
 
     def run(self, values: tuple, params: tuple) -> Any:
         """The forward on arrays; an error names the operation and the operands' shapes."""
@@ -85,32 +93,38 @@ class NonDifferentiable(Primitive):
         self.arity = arity
 
     def __call__(self, *args: Any) -> Any:
-        if any(isinstance(x, Tensor) for x in args):
-            return Tensor._make(self.run(coerce(args)[1], ()))
-        return self.forward(*args)
+        coerced = coerce(args)
+        if coerced is None:
+            return self.forward(*args)
+        return Tensor._make(self.run(coerced[1], ()))
 
 
-def coerce(operands: tuple) -> tuple[tuple, tuple]:
-    """The operands to record and the arrays to compute with.
+def coerce(operands: tuple) -> tuple[tuple, tuple, bool] | None:
+    """The operands to record, the arrays to compute with and whether one of them requires grad;
+    None when no operand is a Tensor.
 
-    Beside a float tensor, every operand that is not a float array (a Python or NumPy scalar, a
-    list, an integer array or tensor) takes that tensor's dtype: float32 * 2.0 and
-    float32 * int64 stay float32.
+    Beside a float tensor, every operand that is not a float array (a NumPy scalar, a list, an
+    integer array or tensor) takes that tensor's dtype: float32 * int64 stays float32. Python
+    numbers are left as they are: NumPy already gives them the other operand's dtype
+    (float32 * 2.0 is float32), and converting them would cost more than the operation.
     """
-    if len(operands) == 2:  # fast paths: two float tensors, or a float tensor and a float
+    if len(operands) == 2:  # fast paths: two float tensors, or a tensor and a Python number
         a, b = operands
-        a_is_tensor, b_is_tensor = isinstance(a, Tensor), isinstance(b, Tensor)
-        if a_is_tensor and b_is_tensor:
-            if a.data.dtype.kind == "f" and b.data.dtype.kind == "f":
-                return operands, (a.data, b.data)
-        elif a_is_tensor and type(b) is float and a.data.dtype.kind == "f":
-            b = a.data.dtype.type(b)
-            return (a, b), (a.data, b)
-        elif b_is_tensor and type(a) is float and b.data.dtype.kind == "f":
-            a = b.data.dtype.type(a)
-            return (a, b), (a, b.data)
-    dtype = next((x.data.dtype for x in operands
-                  if isinstance(x, Tensor) and x.data.dtype.kind == "f"), None)
+        if isinstance(a, Tensor):
+            if isinstance(b, Tensor):
+                if a.data.dtype.kind == "f" and b.data.dtype.kind == "f":
+                    return operands, (a.data, b.data), a._requires_grad or b._requires_grad
+            elif type(b) is float or type(b) is int:
+                return operands, (a.data, b), a._requires_grad
+        elif isinstance(b, Tensor):
+            if type(a) is float or type(a) is int:
+                return operands, (a, b.data), b._requires_grad
+        else:
+            return None
+    tensors = [x for x in operands if isinstance(x, Tensor)]
+    if not tensors:
+        return None
+    dtype = next((x.data.dtype for x in tensors if x.data.dtype.kind == "f"), None)
     inputs, values = [], []
     for x in operands:
         value = x.data if isinstance(x, Tensor) else x
@@ -124,7 +138,7 @@ def coerce(operands: tuple) -> tuple[tuple, tuple]:
                 value = value.astype(dtype)
         inputs.append(x if isinstance(x, Tensor) else value)
         values.append(value)
-    return tuple(inputs), tuple(values)
+    return tuple(inputs), tuple(values), any(x._requires_grad for x in tensors)
 
 
 def _is_number(x: Any) -> bool:
@@ -347,10 +361,11 @@ class _Concatenate(Primitive):
     __slots__ = ()
 
     def __call__(self, xs: tuple, axis: int) -> Any:  # type: ignore[override]
-        if any(isinstance(x, Tensor) for x in xs):
-            inputs, values = coerce(xs)
-            return record(self, self.run(values, (axis,)), inputs, (axis,))
-        return self.forward(*xs, axis)
+        coerced = coerce(xs)
+        if coerced is None:
+            return self.forward(*xs, axis)
+        inputs, values, requires_grad = coerced
+        return record(self, self.run(values, (axis,)), inputs, (axis,), requires_grad)
 
     def vjp(self, g: Any, xs: tuple, y: Any, params: tuple, needs: list[bool]) -> list:
         (axis,) = params

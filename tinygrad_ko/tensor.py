@@ -1,9 +1,9 @@
 """The ``Tensor``: a NumPy array that remembers how it was made.
 
-A tensor made by an operation keeps three things, which together are its node in the
-operation graph: the operation (``_op``), the operands it was applied to (``_inputs``) and the
-operation's non-differentiable parameters (``_params``, such as an axis). Leaves, the tensors a
-user makes, keep none of them. Nothing else is recorded, so the graph is freed by reference
+A tensor made by an operation keeps four things, which together are its node in the
+operation graph: the operation (``_op``), the operands it was applied to (``_inputs``), the
+operation's non-differentiable parameters (``_params``, such as an axis) and its creation number
+(``_seq``, which orders the backward pass). Leaves, the tensors a user makes, keep none of them. Nothing else is recorded, so the graph is freed by reference
 counting alone as soon as nobody holds its output.
 
 What lives here: construction and dtype rules, the constructors (``zeros``, ``randn``, ...) and
@@ -78,7 +78,7 @@ class Tensor:
     """
 
     __slots__ = ("__weakref__", "_hooks", "_inputs", "_op", "_params", "_requires_grad",
-                 "_retains_grad", "data", "grad")
+                 "_retains_grad", "_seq", "data", "grad")
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
         array = _to_array(data, dtype)
