@@ -85,13 +85,19 @@ def unbroadcast(g: Any, shape: tuple) -> Any:
 
     Works on arrays and Tensors alike (it only calls ``sum`` and ``reshape``).
     """
-    if g.shape == shape:
+    g_shape = g.shape
+    if g_shape == shape:
         return g
-    lead = g.ndim - len(shape)
-    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, g.shape[lead:])):
-        raise ValueError(f"cannot sum a gradient of shape {g.shape} to shape {shape}")
-    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
-    return g.sum(axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
+    lead = len(g_shape) - len(shape)
+    if lead < 0:
+        raise ValueError(f"cannot sum a gradient of shape {g_shape} to shape {shape}")
+    axes = list(range(lead))
+    for i, n in enumerate(shape, lead):
+        if n != g_shape[i]:
+            if n != 1:
+                raise ValueError(f"cannot sum a gradient of shape {g_shape} to shape {shape}")
+            axes.append(i)
+    return g.sum(axis=tuple(axes), keepdims=True).reshape(shape)
 
 
 def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
@@ -107,7 +113,7 @@ def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
                 f"backward(): grad can be omitted only for a tensor with one element; this one "
                 f"has shape {root.data.shape}: pass grad= of that shape"
             )
-        seed: Any = np.ones_like(root.data)
+        seed: Any = np.ones(root.data.shape, root.data.dtype)
     elif isinstance(grad, Tensor) and create_graph:
         seed = grad if grad.dtype == root.data.dtype else grad.astype(root.data.dtype)
     else:
@@ -197,29 +203,35 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                     "backward() if you need to backpropagate through it again"
                 )
             passed.append(t)
-            x = _only_operand(op, inputs) if not checked else None
-            if x is not None:
-                # One operand requires grad (the other, if any, is a constant): the common case,
-                # without the bookkeeping for several gradients.
+            arity = op.arity if not checked else None
+            if arity == 1:  # the common case: one operand, which requires grad
+                x = inputs[0]
                 data = x.data
-                if op.arity == 1:
-                    gx = op.rules[0](g, data, t.data, *t._params)
-                elif x is inputs[0]:
-                    b = inputs[1]
-                    gx = op.rules[0](g, data, b.data if isinstance(b, Tensor) else b, t.data,
-                                     *t._params)
-                else:
-                    a = inputs[0]
-                    gx = op.rules[1](g, a.data if isinstance(a, Tensor) else a, data, t.data,
-                                     *t._params)
+                gx = op.rules[0](g, data, t.data, *t._params)
                 if type(gx) is not np.ndarray or gx.shape != data.shape \
                         or gx.dtype is not data.dtype:
-                    gx = _fit(gx, x, op, 0 if x is inputs[0] else 1, create_graph, anomaly)
-                if not heap and x._op is not None:  # a chain: x is next, nothing else waits
-                    t, g = x, gx
-                    continue
-                _send(x, gx, grads, heap, leaves)
+                    gx = _fit(gx, x, op, 0, create_graph, anomaly)
+            elif arity == 2:  # two operands; a Python number or an array is a constant
+                a, b = inputs
+                values = (a.data if isinstance(a, Tensor) else a,
+                          b.data if isinstance(b, Tensor) else b)
+                sent = []
+                for i, operand in enumerate(inputs):
+                    if isinstance(operand, Tensor) and operand._requires_grad:
+                        data = operand.data
+                        gx = op.rules[i](g, *values, t.data, *t._params)
+                        if type(gx) is not np.ndarray or gx.shape != data.shape \
+                                or gx.dtype is not data.dtype:
+                            gx = _fit(gx, operand, op, i, create_graph, anomaly)
+                        sent.append((operand, gx))
+                if len(sent) == 1:
+                    x, gx = sent[0]
+                else:
+                    x = None
+                    for operand, gx in sent:
+                        _send(operand, gx, grads, heap, leaves)
             else:
+                x = None
                 needs = [isinstance(x, Tensor) and x._requires_grad for x in inputs]
                 if create_graph:
                     xs, y = inputs, t
@@ -229,12 +241,14 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                 for i, gx in enumerate(op.vjp(g, xs, y, t._params, needs)):
                     if gx is None or not needs[i]:
                         continue
-                    x = inputs[i]
-                    data = x.data
-                    if checked or type(gx) is not np.ndarray or gx.shape != data.shape \
-                            or gx.dtype != data.dtype:
-                        gx = _fit(gx, x, op, i, create_graph, anomaly)
-                    _send(x, gx, grads, heap, leaves)
+                    operand = inputs[i]
+                    _send(operand, _fit(gx, operand, op, i, create_graph, anomaly), grads, heap,
+                          leaves)
+            if x is not None:  # one operand got a gradient
+                if not heap and x._op is not None:  # a chain: x is next, nothing else waits
+                    t, g = x, gx
+                    continue
+                _send(x, gx, grads, heap, leaves)
             if heap:
                 t = heappop(heap)[1]
                 g = grads.pop(id(t))
@@ -256,19 +270,6 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
     finally:
         mode.modes.grad_enabled, mode.modes.anomaly = previous_grad, anomaly
     return captured
-
-
-def _only_operand(op: Any, inputs: tuple) -> Tensor | None:
-    """The operand of a one- or two-operand primitive when it is the only one that requires grad
-    (else None)."""
-    if op.arity == 1:
-        return inputs[0]  # it requires grad, or the output would not be a node
-    if op.arity == 2:
-        a, b = inputs
-        a_needs = isinstance(a, Tensor) and a._requires_grad
-        if a_needs != (isinstance(b, Tensor) and b._requires_grad):
-            return a if a_needs else b
-    return None
 
 
 def _send(x: Tensor, gx: Any, grads: dict[int, Any], heap: list, leaves: list[Tensor]) -> None:

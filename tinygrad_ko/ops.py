@@ -19,6 +19,7 @@ Everything composed from these primitives (mean, var, softmax, ...) lives in ``f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -198,8 +199,14 @@ div = Primitive("div", np.divide, lambda g, a, b, y: g / b, lambda g, a, b, y: -
 def _pow_grad_base(g: Any, a: Any, b: Any, y: Any) -> Any:
     """b a^(b−1). With b = 0 at a = 0 this would be 0 · inf, while the derivative is 0: exactly
     there the exponent is replaced by 1; elsewhere the formula is untouched, which keeps the rule
-    right to every order. (A nonzero scalar exponent, as in x ** 2, needs no mask.)"""
-    if np.ndim(b) == 0 and constant(b) != 0:
+    right to every order. A nonzero number as exponent needs no mask, and for x ** 2, the most
+    common power, b a^(b−1) is just 2a."""
+    if type(b) is int or type(b) is float:  # a Python number: a constant of the graph
+        if b == 2:
+            return g * (2 * a)
+        if b != 0:
+            return g * (b * a ** (b - 1))
+    elif np.ndim(b) == 0 and constant(b) != 0:
         return g * b * a ** (b - 1)
     return g * b * a ** select(1, b - 1, (constant(b) == 0) & (constant(a) == 0))
 
@@ -220,31 +227,27 @@ select = Primitive("where", lambda a, b, cond: np.where(cond, a, b),
 
 
 # ---- matrix product (batched and 1-D as np.matmul) -----------------------------------------------
-
-
-def _as_matrices(g: Any, a: Any, b: Any) -> tuple:
-    """Promote 1-D operands to matrices as np.matmul does ((k,) -> (1, k) on the left, (k, 1) on
-    the right), and the upstream gradient with them."""
-    a2 = a.reshape((1, a.shape[0])) if a.ndim == 1 else a
-    b2 = b.reshape((b.shape[0], 1)) if b.ndim == 1 else b
-    batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-    return g.reshape((*batch, a2.shape[-2], b2.shape[-1])), a2, b2
+# y = a @ b as np.matmul, where a 1-D operand is a row (on the left) or a column (on the right)
+# that is dropped from the result. The engine sums the gradient over broadcast batch axes.
 
 
 def _matmul_grad_a(g: Any, a: Any, b: Any, y: Any) -> Any:
-    if a.ndim >= 2 and b.ndim >= 2:  # the engine sums over broadcast batch axes
-        return g @ b.swapaxes(-1, -2)
-    g2, _, b2 = _as_matrices(g, a, b)
-    ga = g2 @ b2.swapaxes(-1, -2)
-    return ga.reshape(ga.shape[:-2] + ga.shape[-1:]) if a.ndim == 1 else ga
+    """dy/da: g bᵀ. With 1-D b, y_i = Σ_k a_ik b_k, so the gradient is the outer product g b;
+    with 1-D a, y_j = Σ_k a_k b_kj, so it is b g (summed over any batch)."""
+    if b.ndim == 1:
+        return g[..., None] * b if a.ndim >= 2 else g * b
+    if a.ndim == 1:
+        return (b @ g[..., None])[..., 0]
+    return g @ b.swapaxes(-1, -2)
 
 
 def _matmul_grad_b(g: Any, a: Any, b: Any, y: Any) -> Any:
-    if a.ndim >= 2 and b.ndim >= 2:
-        return a.swapaxes(-1, -2) @ g
-    g2, a2, _ = _as_matrices(g, a, b)
-    gb = a2.swapaxes(-1, -2) @ g2
-    return gb.reshape(gb.shape[:-1]) if b.ndim == 1 else gb
+    """dy/db: aᵀ g. With 1-D b it is aᵀ g for the column g; with 1-D a, the outer product a g."""
+    if b.ndim == 1:
+        return (a.swapaxes(-1, -2) @ g[..., None])[..., 0] if a.ndim >= 2 else g * a
+    if a.ndim == 1:
+        return a[:, None] * g[..., None, :]
+    return a.swapaxes(-1, -2) @ g
 
 
 matmul = Primitive("matmul", np.matmul, _matmul_grad_a, _matmul_grad_b)
@@ -259,9 +262,12 @@ def _max_grad(g: Any, x: Any, y: Any, axis: tuple | None, keepdims: bool) -> Any
 
 
 def _logsumexp(x: Any, axis: tuple | None, keepdims: bool) -> Any:
-    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # an empty axis gives -inf
-    if np.isfinite(m).all():
-        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    if x.size:
+        m = x.max(axis=axis, keepdims=True)
+    else:  # an empty axis gives -inf
+        m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+    if math.isfinite(m.sum()):  # the common case: every row has a finite maximum
+        out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
     else:  # a row of ±inf must not give inf − inf; log 0 = −inf for a row of −inf
         m = np.where(np.isfinite(m), m, 0)
         with np.errstate(divide="ignore"):
@@ -269,12 +275,13 @@ def _logsumexp(x: Any, axis: tuple | None, keepdims: bool) -> Any:
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
-sum = Primitive("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+# np.add.reduce is np.sum without its Python wrapper (the same for max and min).
+sum = Primitive("sum", lambda x, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims),
                 lambda g, x, y, axis, keepdims:
                     broadcast_to(_kept(g, x.shape, axis, keepdims), x.shape))
-max = Primitive("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+max = Primitive("max", lambda x, axis, keepdims: np.maximum.reduce(x, axis=axis, keepdims=keepdims),
                 _max_grad)
-min = Primitive("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+min = Primitive("min", lambda x, axis, keepdims: np.minimum.reduce(x, axis=axis, keepdims=keepdims),
                 _max_grad)
 # Fused for stability: log Σ exp(x - m) + m never overflows. Its derivative is softmax(x).
 logsumexp = Primitive("logsumexp", _logsumexp,
@@ -305,14 +312,16 @@ def _softmax_cross_entropy(z: Any, t: Any) -> Any:
 
 
 def _softmax_cross_entropy_labels(z: Any, labels: Any) -> Any:
-    """The same with integer labels: −(1/N) Σ log softmax(z)[n, labels[n]]."""
-    log_p = _log_softmax(z)
-    picked = log_p[labels] if z.ndim == 1 else log_p[np.arange(z.shape[0]), labels]
-    return -picked.sum() / batch_size(z)
+    """The same with integer labels: −(1/N) Σ log softmax(z)[n, labels[n]], where
+    log softmax(z)[n, k] = z[n, k] − logsumexp(z[n])."""
+    picked = z[labels] if z.ndim == 1 else z[np.arange(z.shape[0]), labels]
+    return (_logsumexp(z, (z.ndim - 1,), False) - picked).sum() / batch_size(z)
 
 
 def _one_hot(labels: Any, shape: tuple, dtype: Any) -> np.ndarray:
-    return np.eye(shape[-1], dtype=dtype)[labels].reshape(shape)
+    out = np.zeros(shape, dtype)
+    out[(labels,) if len(shape) == 1 else (np.arange(shape[0]), labels)] = 1
+    return out
 
 
 def _softmax(z: Any) -> Any:
@@ -326,7 +335,7 @@ softmax_cross_entropy = Primitive(
 softmax_cross_entropy_labels = Primitive(
     "softmax_cross_entropy_labels", _softmax_cross_entropy_labels,
     lambda g, z, y, labels:
-        g * (_softmax(z) - _one_hot(labels, z.shape, constant(z).dtype)) / batch_size(z))
+        (_softmax(z) - _one_hot(labels, z.shape, constant(z).dtype)) * (g / batch_size(z)))
 
 # ---- shape: the gradient undoes the rearrangement ------------------------------------------------
 
@@ -348,7 +357,17 @@ def _scatter(g: Any, index: Any, shape: tuple) -> np.ndarray:
 reshape = Primitive("reshape", np.reshape, lambda g, x, y, shape: g.reshape(x.shape))
 transpose = Primitive("transpose", np.transpose,
                       lambda g, x, y, axes: g.transpose(_inverse(axes)))
-broadcast_to = Primitive("broadcast_to", np.broadcast_to,
+def _broadcast_to(x: Any, shape: tuple) -> np.ndarray:
+    """np.broadcast_to: a read-only view. For one element (the gradient of a sum over every
+    axis, the most common case) the view is made directly, ten times faster."""
+    if type(x) is np.ndarray and x.size == 1:
+        view = np.ndarray(shape, x.dtype, x, 0, (0,) * len(shape))
+        view.flags.writeable = False
+        return view
+    return np.broadcast_to(x, shape)
+
+
+broadcast_to = Primitive("broadcast_to", _broadcast_to,
                          lambda g, x, y, shape: unbroadcast(g, x.shape))
 getitem = Primitive("getitem", lambda x, index: x[index],
                     lambda g, x, y, index: scatter(g, index, x.shape))

@@ -3,8 +3,9 @@
 A tensor made by an operation keeps four things, which together are its node in the
 operation graph: the operation (``_op``), the operands it was applied to (``_inputs``), the
 operation's non-differentiable parameters (``_params``, such as an axis) and its creation number
-(``_seq``, which orders the backward pass). Leaves, the tensors a user makes, keep none of them. Nothing else is recorded, so the graph is freed by reference
-counting alone as soon as nobody holds its output.
+(``_seq``, which orders the backward pass). Leaves, the tensors a user makes, keep none of them.
+Nothing else is recorded, so the graph is freed by reference counting alone as soon as nobody
+holds its output.
 
 What lives here: construction and dtype rules, the constructors (``zeros``, ``randn``, ...) and
 the method and operator surface, each method a one-line call into ``ops`` (the derivative table)
