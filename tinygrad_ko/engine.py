@@ -56,14 +56,22 @@ _creation = count()  # creation numbers of nodes: the order of the backward pass
 def record(op: Any, y: Any, inputs: tuple, params: tuple, requires_grad: bool) -> Tensor:
     """Wrap ``op``'s result ``y`` in a Tensor. When grad mode is on and an input requires grad
     (``requires_grad``), make it a node of the graph: remember the op, its inputs and its
-    parameters, and give it the next creation number."""
+    parameters, and give it the next creation number.
+
+    The caller passes ``requires_grad=False`` for a result that is not float, which has no
+    gradient: only a cast (``Tensor.astype``) and a user ``Function`` can give one from a float
+    input.
+    """
     out = _new(Tensor)
     out.data = y if type(y) is np.ndarray else np.asarray(y)
     out.grad = out._hooks = None
     out._retains_grad = False
-    if not mode.modes.plain:
-        requires_grad = _grad_mode_checked(op, out.data) and requires_grad
-    if requires_grad and out.data.dtype.kind == "f":  # an integer result has no gradient
+    modes = mode.modes
+    if not modes.plain:  # grad mode off, or anomaly mode on
+        if modes.anomaly:
+            _check_finite(out.data, f"the forward of '{op_name(op)}'")
+        requires_grad = requires_grad and modes.grad_enabled
+    if requires_grad:
         out._requires_grad = True
         out._op, out._inputs, out._params = op, inputs, params
         out._seq = next(_creation)
@@ -71,13 +79,6 @@ def record(op: Any, y: Any, inputs: tuple, params: tuple, requires_grad: bool) -
         out._requires_grad = False
         out._op = out._inputs = out._params = None
     return out
-
-
-def _grad_mode_checked(op: Any, y: np.ndarray) -> bool:
-    """Outside the common case: check ``op``'s result in anomaly mode; whether grad mode is on."""
-    if mode.modes.anomaly:
-        _check_finite(y, f"the forward of '{op_name(op)}'")
-    return mode.modes.grad_enabled
 
 
 def unbroadcast(g: Any, shape: tuple) -> Any:

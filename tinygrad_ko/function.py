@@ -62,7 +62,8 @@ class Function:
             raise TypeError(
                 f"{cls.__name__}.forward must return a numeric array, got {type(y).__name__}"
             )
-        return record(cls, array, args, (ctx,), any(ctx.needs_input_grad))
+        requires_grad = any(ctx.needs_input_grad) and array.dtype.kind == "f"  # not an integer
+        return record(cls, array, args, (ctx,), requires_grad)
 
     @classmethod
     def vjp(cls, g: Any, xs: tuple, y: Any, params: tuple, needs: list[bool]) -> tuple:

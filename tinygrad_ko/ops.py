@@ -41,18 +41,23 @@ class Primitive:
         return f"<{self.name}>"
 
     def __call__(self, x: Any, *rest: Any) -> Any:
-        arity = self.arity
-        if arity == 1:  # the common cases first: one operand, then the parameters
+        params: tuple = ()
+        if self.arity == 1:  # the common case first: one operand, then the parameters
             if not isinstance(x, Tensor):
                 return self.forward(x, *rest)
             inputs, values, params, requires_grad = (x,), (x.data,), rest, x._requires_grad
-        elif arity == 2 and isinstance(x, Tensor) and (type(rest[0]) is float
-                                                       or type(rest[0]) is int):
-            # a tensor and a Python number, which NumPy gives the tensor's dtype (see coerce)
-            inputs, values, params = (x, rest[0]), (x.data, rest[0]), rest[1:]
-            requires_grad = x._requires_grad
+        elif self.arity == 2 and len(rest) == 1 and isinstance(x, Tensor) and (
+                type(rest[0]) is float or type(rest[0]) is int):
+            # a Python number, which NumPy gives the tensor's dtype (see coerce)
+            inputs, values, requires_grad = (x, rest[0]), (x.data, rest[0]), x._requires_grad
+        elif self.arity == 2 and len(rest) == 1 and isinstance(x, Tensor) and isinstance(
+                rest[0], Tensor) and rest[0].data.dtype is x.data.dtype:
+            # two tensors of one dtype: nothing to convert
+            b = rest[0]
+            inputs, values = (x, b), (x.data, b.data)
+            requires_grad = x._requires_grad or b._requires_grad
         else:
-            operands, params = (x, *rest[: arity - 1]), rest[arity - 1 :]
+            operands, params = (x, *rest[: self.arity - 1]), rest[self.arity - 1 :]
             try:
                 coerced = coerce(operands)
             except TypeError as error:

@@ -418,8 +418,12 @@ class Tensor:
         return ops.minimum(self, other)
 
     def astype(self, dtype: Any) -> Tensor:
-        """A cast to ``dtype``; the gradient is cast back to this tensor's dtype."""
-        return ops.astype(self, np.dtype(dtype))
+        """A cast to ``dtype``; the gradient is cast back to this tensor's dtype. An integer or
+        boolean result has no gradient."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            return Tensor._make(self.data.astype(dtype))
+        return ops.astype(self, dtype)
 
     # ---- reductions ------------------------------------------------------------------------------
 
