@@ -114,7 +114,7 @@ def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
                 f"backward(): grad can be omitted only for a tensor with one element; this one "
                 f"has shape {root.data.shape}: pass grad= of that shape"
             )
-        seed: Any = np.ones(root.data.shape, root.data.dtype)
+        seed: Any = np.array(1, root.data.dtype).reshape(root.data.shape)
     elif isinstance(grad, Tensor) and create_graph:
         seed = grad if grad.dtype == root.data.dtype else grad.astype(root.data.dtype)
     else:
@@ -177,10 +177,10 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
     # a hook leaves every .grad and the graph as they were.
     grad_updates: list[tuple[Tensor, Any]] = []
     passed: list[Tensor] = []
-    previous_grad, anomaly = mode.modes.grad_enabled, mode.modes.anomaly
     # A recorded backward pass runs primitives inside the rules; anomalies are reported by _fit
     # under the name of the op whose gradient it is, not of those inner primitives.
-    mode.modes.grad_enabled, mode.modes.anomaly = create_graph, False
+    modes = mode.modes
+    previous_grad, anomaly = modes.switch(create_graph, False)
     checked = create_graph or anomaly  # else a rule's array of the right shape and dtype is used
     try:
         if root._op is None:
@@ -269,7 +269,7 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
             for t in passed:
                 t._inputs = t._params = None
     finally:
-        mode.modes.grad_enabled, mode.modes.anomaly = previous_grad, anomaly
+        modes.switch(previous_grad, anomaly)
     return captured
 
 

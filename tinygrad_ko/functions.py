@@ -12,7 +12,6 @@ is plain NumPy).
 from __future__ import annotations
 
 import builtins
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,12 +46,6 @@ def _axes(axis: Axis, x: Any, name: str) -> tuple[int, ...] | None:
     return axes
 
 
-def _count(x: Any, axes: tuple[int, ...] | None) -> int:
-    """How many elements each result of a reduction over ``axes`` summarizes."""
-    shape = np.shape(x)
-    return math.prod(shape) if axes is None else math.prod(shape[a] for a in axes)
-
-
 def _shape_arg(shape: tuple) -> tuple:
     """Accept ``f(2, 3)`` and ``f((2, 3))`` alike."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -70,8 +63,7 @@ def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
 
 def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     """(1/n) Σ over ``axis``, n the number of elements summed."""
-    axes = _axes(axis, x, "mean")
-    return ops.sum(x, axes, keepdims) / _count(x, axes)
+    return ops.mean(x, _axes(axis, x, "mean"), keepdims)
 
 
 def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
@@ -87,8 +79,8 @@ def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
 def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Any:
     """Variance Σ (x − mean)² / (n − ddof) over ``axis``, as ``np.var`` (``ddof=0`` by default)."""
     axes = _axes(axis, x, "var")
-    deviation = x - ops.sum(x, axes, True) / _count(x, axes)
-    return ops.sum(ops.square(deviation), axes, keepdims) / (_count(x, axes) - ddof)
+    deviation = x - ops.mean(x, axes, True)
+    return ops.sum(ops.square(deviation), axes, keepdims) / (ops.count(x, axes) - ddof)
 
 
 def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:

@@ -40,6 +40,13 @@ class _Modes(threading.local):
         self._anomaly = value
         self.plain = self._grad_enabled and not value
 
+    def switch(self, grad_enabled: bool, anomaly: bool) -> tuple[bool, bool]:
+        """Set both modes at once; returns the previous (grad_enabled, anomaly)."""
+        previous = self._grad_enabled, self._anomaly
+        self._grad_enabled, self._anomaly = grad_enabled, anomaly
+        self.plain = grad_enabled and not anomaly
+        return previous
+
 
 modes = _Modes()
 

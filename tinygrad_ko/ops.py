@@ -14,7 +14,7 @@ raw values (``constant``): they are constants of the graph, not differentiable q
 
 The engine, not the rules, sums a gradient back over broadcast axes, casts it to the operand's
 dtype and checks its shape. Called on plain arrays, every primitive is just its NumPy forward.
-Everything composed from these primitives (mean, var, softmax, ...) lives in ``functions``.
+Everything composed from these primitives (var, softmax, stack, ...) lives in ``functions``.
 """
 
 from __future__ import annotations
@@ -114,16 +114,18 @@ def coerce(operands: tuple) -> tuple[tuple, tuple, bool] | None:
     numbers are left as they are: NumPy already gives them the other operand's dtype
     (float32 * 2.0 is float32), and converting them would cost more than the operation.
     """
-    if len(operands) == 2:  # fast paths: two float tensors, or a tensor and a Python number
+    if len(operands) == 2:  # fast paths: nothing to convert
         a, b = operands
         if isinstance(a, Tensor):
             if isinstance(b, Tensor):
                 if a.data.dtype.kind == "f" and b.data.dtype.kind == "f":
                     return operands, (a.data, b.data), a._requires_grad or b._requires_grad
-            elif type(b) is float or type(b) is int:
+            elif type(b) is float or type(b) is int or (
+                    type(b) is np.ndarray and b.dtype is a.data.dtype):
                 return operands, (a.data, b), a._requires_grad
         elif isinstance(b, Tensor):
-            if type(a) is float or type(a) is int:
+            if type(a) is float or type(a) is int or (
+                    type(a) is np.ndarray and a.dtype is b.data.dtype):
                 return operands, (a, b.data), b._requires_grad
         else:
             return None
@@ -159,6 +161,12 @@ def _kept(v: Any, shape: tuple, axis: tuple | None, keepdims: bool) -> Any:
     if axis is None:
         return v.reshape((1,) * len(shape))
     return v.reshape(tuple(1 if i in axis else n for i, n in enumerate(shape)))
+
+
+def count(x: Any, axis: tuple | None) -> int:
+    """How many elements of ``x`` each result of a reduction over ``axis`` summarizes."""
+    shape = np.shape(x)
+    return math.prod(shape) if axis is None else math.prod(shape[a] for a in axis)
 
 
 def _share(a: Any, b: Any) -> Any:
@@ -284,6 +292,12 @@ def _logsumexp(x: Any, axis: tuple | None, keepdims: bool) -> Any:
 sum = Primitive("sum", lambda x, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims),
                 lambda g, x, y, axis, keepdims:
                     broadcast_to(_kept(g, x.shape, axis, keepdims), x.shape))
+# mean = sum / n, one node instead of two: n = count(x, axis) elements make each result.
+mean = Primitive("mean",
+                 lambda x, axis, keepdims:
+                     np.add.reduce(x, axis=axis, keepdims=keepdims) / count(x, axis),
+                 lambda g, x, y, axis, keepdims:
+                     broadcast_to(_kept(g / count(x, axis), x.shape, axis, keepdims), x.shape))
 max = Primitive("max", lambda x, axis, keepdims: np.maximum.reduce(x, axis=axis, keepdims=keepdims),
                 _max_grad)
 min = Primitive("min", lambda x, axis, keepdims: np.minimum.reduce(x, axis=axis, keepdims=keepdims),
@@ -330,7 +344,11 @@ def _one_hot(labels: Any, shape: tuple, dtype: Any) -> np.ndarray:
 
 
 def _softmax(z: Any) -> Any:
-    return exp(z - logsumexp(z, (z.ndim - 1,), True))
+    """softmax over the last axis as exp(z − max z) / Σ exp(z − max z): one reduction fewer than
+    exp(z − logsumexp(z)). The shift changes nothing mathematically, so its gradient (through
+    max, at any order) is zero up to rounding."""
+    e = exp(z - max(z, (z.ndim - 1,), True))
+    return e / sum(e, (z.ndim - 1,), True)
 
 
 softmax_cross_entropy = Primitive(
