@@ -572,6 +572,48 @@ def test_accumulation_does_not_write_into_other_gradients(rng):
     np.testing.assert_array_equal(y.grad.data, np.ones(3))
 
 
+def test_a_hooks_result_is_copied_into_grad(rng):
+    """A leaf keeps a gradient that a rule made for it alone without a copy; a hook's result may
+    be an array its user keeps, so it is copied."""
+    x = leaf(rng.normal(size=3))
+    kept = tg.Tensor(np.full(3, 5.0))
+    x.register_hook(lambda g: kept)
+    (x * 2.0).sum().backward()
+    assert not np.shares_memory(x.grad.data, kept.data)
+    x.grad.data[0] = 100.0
+    np.testing.assert_array_equal(kept.data, np.full(3, 5.0))
+
+
+def test_a_functions_gradient_is_copied_into_grad(rng):
+    saved = np.full(3, 7.0)
+
+    class Keep(tg.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 1.0
+
+        @staticmethod
+        def backward(ctx, grad):
+            return saved  # an array its author keeps
+
+    x = leaf(rng.normal(size=3))
+    Keep.apply(x).backward(np.ones(3))
+    assert not np.shares_memory(x.grad.data, saved)
+
+
+def test_gradients_made_for_one_leaf_each_stay_apart(rng):
+    """matmul's rule makes a new array for each operand: each leaf keeps its own, and one
+    leaf's gradient is never another's or an input's."""
+    a, b = leaf(rng.normal(size=(2, 3))), leaf(rng.normal(size=(3, 4)))
+    (a @ b * 3.0).sum().backward()
+    arrays = [a.grad.data, b.grad.data, a.data, b.data]
+    for i in range(len(arrays)):
+        for j in range(i + 1, len(arrays)):
+            assert not np.shares_memory(arrays[i], arrays[j]), (i, j)
+    np.testing.assert_allclose(a.grad.data, np.full((2, 4), 3.0) @ b.data.T)
+    np.testing.assert_allclose(b.grad.data, a.data.T @ np.full((2, 4), 3.0))
+
+
 def test_gradients_with_create_graph_do_not_alias(rng):
     x, y = leaf(rng.normal(size=3)), leaf(rng.normal(size=3))
     upstream = tg.Tensor(np.ones(3))

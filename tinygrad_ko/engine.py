@@ -171,6 +171,7 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
     """
     grads: dict[int, Any] = {id(root): seed}  # gradients so far, of waiting nodes and of leaves
     leaves: list[Tensor] = []
+    owned: set[int] = set()  # leaves whose gradient is a new array that nothing else holds
     heap: list[tuple[int, Tensor]] = []  # waiting nodes as (-creation number, node)
     captured: dict[int, Any] = {}
     # State changes wait until the whole pass has succeeded, so that an error raised in a rule or
@@ -230,7 +231,7 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                 else:
                     x = None
                     for operand, gx in sent:
-                        _send(operand, gx, grads, heap, leaves)
+                        _send(operand, gx, _is_new(gx, g), grads, heap, leaves, owned)
             else:
                 x = None
                 needs = [isinstance(x, Tensor) and x._requires_grad for x in inputs]
@@ -242,14 +243,14 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                 for i, gx in enumerate(op.vjp(g, xs, y, t._params, needs)):
                     if gx is None or not needs[i]:
                         continue
-                    operand = inputs[i]
-                    _send(operand, _fit(gx, operand, op, i, create_graph, anomaly), grads, heap,
-                          leaves)
+                    operand = inputs[i]  # a Function's gradient may be an array its user keeps
+                    _send(operand, _fit(gx, operand, op, i, create_graph, anomaly), False, grads,
+                          heap, leaves, owned)
             if x is not None:  # one operand got a gradient
                 if not heap and x._op is not None:  # a chain: x is next, nothing else waits
                     t, g = x, gx
                     continue
-                _send(x, gx, grads, heap, leaves)
+                _send(x, gx, _is_new(gx, g), grads, heap, leaves, owned)
             if heap:
                 t = heappop(heap)[1]
                 g = grads.pop(id(t))
@@ -259,12 +260,13 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
             g = grads[id(x)]
             if x._hooks:
                 g = _run_hooks(x, g, create_graph)
+                owned.discard(id(x))  # a hook's result may be an array its user keeps
             if targets is None:
                 grad_updates.append((x, g))
             elif id(x) in targets:
                 captured[id(x)] = g
         for t, g in grad_updates:
-            _accumulate_grad(t, g, create_graph)
+            _accumulate_grad(t, g, create_graph, id(t) in owned)
         if not retain_graph:
             for t in passed:
                 t._inputs = t._params = None
@@ -273,18 +275,29 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
     return captured
 
 
-def _send(x: Tensor, gx: Any, grads: dict[int, Any], heap: list, leaves: list[Tensor]) -> None:
-    """Add ``gx`` to the gradient of ``x``; the first gradient puts x in line."""
+def _send(x: Tensor, gx: Any, new: bool, grads: dict[int, Any], heap: list,
+          leaves: list[Tensor], owned: set[int]) -> None:
+    """Add ``gx`` to the gradient of ``x``; the first gradient puts x in line. ``new``: gx is a
+    new array that nothing else holds, which a leaf can keep as its ``.grad`` without a copy."""
     key = id(x)
     previous = grads.get(key)
     if previous is not None:
         grads[key] = previous + gx
+        owned.add(key)
         return
     grads[key] = gx
     if x._op is None:
         leaves.append(x)
+        if new:
+            owned.add(key)
     else:
         heappush(heap, (-x._seq, x))
+
+
+def _is_new(gx: Any, g: Any) -> bool:
+    """Whether a built-in rule's result ``gx`` is a new array: not the upstream gradient ``g``
+    passed on (as by add) and not a view of another array."""
+    return gx is not g and type(gx) is np.ndarray and gx.base is None
 
 
 def _fit(gx: Any, x: Tensor, op: Any, i: int, create_graph: bool, anomaly: bool) -> Any:
@@ -313,13 +326,13 @@ def _fit(gx: Any, x: Tensor, op: Any, i: int, create_graph: bool, anomaly: bool)
     return gx
 
 
-def _accumulate_grad(t: Tensor, g: Any, create_graph: bool) -> None:
+def _accumulate_grad(t: Tensor, g: Any, create_graph: bool, owned: bool) -> None:
     if create_graph:
         # ``g + 0`` is a new tensor (still in the graph): g may also be another leaf's gradient
         # (add passes one gradient to both operands) or the caller's ``grad``.
         t.grad = g + 0 if t.grad is None else t.grad + g
-    elif t.grad is None:
-        t.grad = Tensor._make(np.array(g, dtype=t.data.dtype))  # a copy: g may be shared
+    elif t.grad is None:  # a copy unless nothing else holds g
+        t.grad = Tensor._make(g if owned else np.array(g, dtype=t.data.dtype))
     else:
         t.grad = Tensor._make(t.grad.data + g)
 
