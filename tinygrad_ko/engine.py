@@ -215,23 +215,28 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                     gx = _fit(gx, x, op, 0, create_graph, anomaly)
             elif arity == 2:  # two operands; a Python number or an array is a constant
                 a, b = inputs
-                values = (a.data if isinstance(a, Tensor) else a,
-                          b.data if isinstance(b, Tensor) else b)
-                sent = []
-                for i, operand in enumerate(inputs):
-                    if isinstance(operand, Tensor) and operand._requires_grad:
-                        data = operand.data
-                        gx = op.rules[i](g, *values, t.data, *t._params)
-                        if type(gx) is not np.ndarray or gx.shape != data.shape \
-                                or gx.dtype is not data.dtype:
-                            gx = _fit(gx, operand, op, i, create_graph, anomaly)
-                        sent.append((operand, gx))
-                if len(sent) == 1:
-                    x, gx = sent[0]
-                else:
-                    x = None
-                    for operand, gx in sent:
-                        _send(operand, gx, _is_new(gx, g), grads, heap, leaves, owned)
+                a_needs = isinstance(a, Tensor) and a._requires_grad
+                b_needs = isinstance(b, Tensor) and b._requires_grad
+                a_data = a.data if isinstance(a, Tensor) else a
+                b_data = b.data if isinstance(b, Tensor) else b
+                x = None
+                if a_needs:
+                    x = a
+                    gx = op.rules[0](g, a_data, b_data, t.data, *t._params)
+                    if type(gx) is not np.ndarray or gx.shape != a_data.shape \
+                            or gx.dtype is not a_data.dtype:
+                        gx = _fit(gx, a, op, 0, create_graph, anomaly)
+                if b_needs:
+                    gb = op.rules[1](g, a_data, b_data, t.data, *t._params)
+                    if type(gb) is not np.ndarray or gb.shape != b_data.shape \
+                            or gb.dtype is not b_data.dtype:
+                        gb = _fit(gb, b, op, 1, create_graph, anomaly)
+                    if x is None:
+                        x, gx = b, gb
+                    else:  # both operands need a gradient
+                        _send(a, gx, _is_new(gx, g), grads, heap, leaves, owned)
+                        _send(b, gb, _is_new(gb, g), grads, heap, leaves, owned)
+                        x = None
             else:
                 x = None
                 needs = [isinstance(x, Tensor) and x._requires_grad for x in inputs]
