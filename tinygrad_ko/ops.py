@@ -41,40 +41,32 @@ class Primitive:
         return f"<{self.name}>"
 
     def __call__(self, x: Any, *rest: Any) -> Any:
-        params: tuple = ()
         if self.arity == 1:  # the common case first: one operand, then the parameters
             if not isinstance(x, Tensor):
                 return self.forward(x, *rest)
-            inputs, values, params, requires_grad = (x,), (x.data,), rest, x._requires_grad
-        elif self.arity == 2 and len(rest) == 1 and isinstance(x, Tensor) and (
-                type(rest[0]) is float or type(rest[0]) is int):
-            # a Python number, which NumPy gives the tensor's dtype (see coerce)
-            inputs, values, requires_grad = (x, rest[0]), (x.data, rest[0]), x._requires_grad
-        elif self.arity == 2 and len(rest) == 1 and isinstance(x, Tensor) and isinstance(
-                rest[0], Tensor) and rest[0].data.dtype is x.data.dtype:
-            # two tensors of one dtype: nothing to convert
+            return record(self, self.run((x.data,), rest), (x,), rest, x._requires_grad)
+        if self.arity == 2 and len(rest) == 1 and isinstance(x, Tensor):
             b = rest[0]
-            inputs, values = (x, b), (x.data, b.data)
-            requires_grad = x._requires_grad or b._requires_grad
-        else:
-            operands, params = (x, *rest[: self.arity - 1]), rest[self.arity - 1 :]
-            try:
-                coerced = coerce(operands)
-            except TypeError as error:
-                raise self.error(error, operands) from None
-            if coerced is None:  # no Tensor: plain NumPy
-                return self.forward(*operands, *params)
-            inputs, values, requires_grad = coerced
+            if type(b) is float or type(b) is int:
+                # a Python number, which NumPy gives the tensor's dtype (see coerce)
+                return record(self, self.run((x.data, b), ()), (x, b), (), x._requires_grad)
+            if isinstance(b, Tensor) and b.data.dtype is x.data.dtype:  # nothing to convert
+                return record(self, self.run((x.data, b.data), ()), (x, b), (),
+                              x._requires_grad or b._requires_grad)
+        operands, params = (x, *rest[: self.arity - 1]), rest[self.arity - 1 :]
         try:
-            y = self.forward(*values, *params)
-        except (ValueError, TypeError, IndexError) as error:
-            raise self.error(error, values) from None
-        return record(self, y, inputs, params, requires_grad)
+            coerced = coerce(operands)
+        except TypeError as error:
+            raise self.error(error, operands) from None
+        if coerced is None:  # no Tensor: plain NumPy
+            return self.forward(*operands, *params)
+        inputs, values, requires_grad = coerced
+        return record(self, self.run(values, params), inputs, params, requires_grad)
 
     def run(self, values: tuple, params: tuple) -> Any:
         """The forward on arrays; an error names the operation and the operands' shapes."""
-        try:
-            return self.forward(*values, *params)
+        try:  # (a call without *params where there are none, as for most ops, is faster)
+            return self.forward(*values, *params) if params else self.forward(*values)
         except (ValueError, TypeError, IndexError) as error:
             raise self.error(error, values) from None
 
