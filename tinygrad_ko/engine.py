@@ -238,8 +238,8 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                     if x is None:
                         x, gx = b, gb
                     else:  # both operands need a gradient
-                        _send(a, gx, _is_new(gx, g), grads, heap, leaves, owned)
-                        _send(b, gb, _is_new(gb, g), grads, heap, leaves, owned)
+                        _send(a, gx, g, grads, heap, leaves, owned)
+                        _send(b, gb, g, grads, heap, leaves, owned)
                         x = None
             else:
                 x = None
@@ -253,13 +253,13 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                     if gx is None or not needs[i]:
                         continue
                     operand = inputs[i]  # a Function's gradient may be an array its user keeps
-                    _send(operand, _fit(gx, operand, op, i, create_graph, anomaly), False, grads,
+                    _send(operand, _fit(gx, operand, op, i, create_graph, anomaly), None, grads,
                           heap, leaves, owned)
             if x is not None:  # one operand got a gradient
                 if not heap and x._op is not None:  # a chain: x is next, nothing else waits
                     t, g = x, gx
                     continue
-                _send(x, gx, _is_new(gx, g), grads, heap, leaves, owned)
+                _send(x, gx, g, grads, heap, leaves, owned)
             if heap:
                 t = heappop(heap)[1]
                 g = grads.pop(id(t))
@@ -284,10 +284,11 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
     return captured
 
 
-def _send(x: Tensor, gx: Any, new: bool, grads: dict[int, Any], heap: list,
+def _send(x: Tensor, gx: Any, g: Any, grads: dict[int, Any], heap: list,
           leaves: list[Tensor], owned: set[int]) -> None:
-    """Add ``gx`` to the gradient of ``x``; the first gradient puts x in line. ``new``: gx is a
-    new array that nothing else holds, which a leaf can keep as its ``.grad`` without a copy."""
+    """Add ``gx`` to the gradient of ``x``; the first gradient puts x in line. ``g`` is the
+    upstream gradient of the built-in rule that made gx (None for a ``Function``'s): see
+    ``_is_new``."""
     key = id(x)
     previous = grads.get(key)
     if previous is not None:
@@ -297,16 +298,17 @@ def _send(x: Tensor, gx: Any, new: bool, grads: dict[int, Any], heap: list,
     grads[key] = gx
     if x._op is None:
         leaves.append(x)
-        if new:
+        if _is_new(gx, g):
             owned.add(key)
     else:
         heappush(heap, (-x._seq, x))
 
 
 def _is_new(gx: Any, g: Any) -> bool:
-    """Whether a built-in rule's result ``gx`` is a new array: not the upstream gradient ``g``
-    passed on (as by add) and not a view of another array."""
-    return gx is not g and type(gx) is np.ndarray and gx.base is None
+    """Whether a built-in rule's result ``gx`` is a new array that nothing else holds, which a
+    leaf can keep as its ``.grad`` without a copy: not the upstream gradient ``g`` passed on (as
+    by add) and not a view of another array."""
+    return g is not None and gx is not g and type(gx) is np.ndarray and gx.base is None
 
 
 def _fit(gx: Any, x: Tensor, op: Any, i: int, create_graph: bool, anomaly: bool) -> Any:
