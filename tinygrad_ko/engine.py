@@ -13,6 +13,7 @@ recorded like any other computation and can be differentiated again.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from heapq import heappop, heappush
 from itertools import count
 from typing import Any
@@ -86,9 +87,14 @@ def unbroadcast(g: Any, shape: tuple) -> Any:
 
     Works on arrays and Tensors alike (it only calls ``sum`` and ``reshape``).
     """
-    g_shape = g.shape
-    if g_shape == shape:
+    if g.shape == shape:
         return g
+    return g.sum(axis=_broadcast_axes(g.shape, shape), keepdims=True).reshape(shape)
+
+
+@lru_cache(maxsize=1024)  # a training loop meets the same few pairs of shapes at every step
+def _broadcast_axes(g_shape: tuple, shape: tuple) -> tuple[int, ...]:
+    """The axes of ``g_shape`` that broadcasting ``shape`` to it added or stretched."""
     lead = len(g_shape) - len(shape)
     if lead < 0:
         raise ValueError(f"cannot sum a gradient of shape {g_shape} to shape {shape}")
@@ -98,7 +104,7 @@ def unbroadcast(g: Any, shape: tuple) -> Any:
             if n != 1:
                 raise ValueError(f"cannot sum a gradient of shape {g_shape} to shape {shape}")
             axes.append(i)
-    return g.sum(axis=tuple(axes), keepdims=True).reshape(shape)
+    return tuple(axes)
 
 
 def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
