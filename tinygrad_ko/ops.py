@@ -266,11 +266,19 @@ def _max_grad(g: Any, x: Any, y: Any, axis: tuple | None, keepdims: bool) -> Any
     return _kept(g, shape, axis, keepdims) * (winners / winners.sum(axis=axis, keepdims=True))
 
 
+def _max(x: Any, axis: tuple | None, keepdims: bool) -> Any:
+    """np.max over ``axis``. NumPy reduces many short rows one at a time; over the short last
+    axis of a matrix (class scores: softmax, cross entropy) it is several times faster to take
+    the elementwise maximum of the columns, which are the rows of the transposed copy."""
+    if type(x) is np.ndarray and x.ndim == 2 and axis == (1,) and 1 < x.shape[1] <= 32:
+        m = x.T.copy().max(axis=0)
+        return m[:, None] if keepdims else m
+    return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
+
+
 def _logsumexp(x: Any, axis: tuple | None, keepdims: bool) -> Any:
-    if x.size:
-        m = x.max(axis=axis, keepdims=True)
-    else:  # an empty axis gives -inf
-        m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+    # (an empty axis gives -inf)
+    m = _max(x, axis, True) if x.size else np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     if math.isfinite(m.sum()):  # the common case: every row has a finite maximum
         out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
     else:  # a row of ±inf must not give inf − inf; log 0 = −inf for a row of −inf
@@ -290,7 +298,7 @@ mean = Primitive("mean",
                      np.add.reduce(x, axis=axis, keepdims=keepdims) / count(x, axis),
                  lambda g, x, y, axis, keepdims:
                      broadcast_to(_kept(g / count(x, axis), x.shape, axis, keepdims), x.shape))
-max = Primitive("max", lambda x, axis, keepdims: np.maximum.reduce(x, axis=axis, keepdims=keepdims),
+max = Primitive("max", _max,
                 _max_grad)
 min = Primitive("min", lambda x, axis, keepdims: np.minimum.reduce(x, axis=axis, keepdims=keepdims),
                 _max_grad)
