@@ -89,7 +89,10 @@ def unbroadcast(g: Any, shape: tuple) -> Any:
     """
     if g.shape == shape:
         return g
-    return g.sum(axis=_broadcast_axes(g.shape, shape), keepdims=True).reshape(shape)
+    axes = _broadcast_axes(g.shape, shape)
+    if len(axes) == len(g.shape) - len(shape):  # only added axes, in front (as for a bias)
+        return g.sum(axis=axes)
+    return g.sum(axis=axes, keepdims=True).reshape(shape)
 
 
 @lru_cache(maxsize=1024)  # a training loop meets the same few pairs of shapes at every step
