@@ -834,6 +834,23 @@ def test_broadcast_to_takes_an_int_shape():
     np.testing.assert_array_equal(out.data, [2.0, 2.0, 2.0])
 
 
+@pytest.mark.parametrize("source, shape", [((), (2, 3)), ((1,), (3,)), ((1, 1), (4, 1, 2)),
+                                           ((1, 1, 1), (2,)), ((1, 1), (3,))])
+def test_broadcasting_one_element_is_np_broadcast_to(source: tuple, shape: tuple):
+    """One element takes a faster path: the same read-only view as np.broadcast_to, and the
+    same refusal of a shape with fewer axes."""
+    x = np.full(source, 2.5)
+    try:
+        expected = np.broadcast_to(x, shape)
+    except ValueError:
+        with pytest.raises(ValueError, match=r"^broadcast_to: "):
+            tg.Tensor(x).broadcast_to(shape)
+        return
+    out = tg.Tensor(x).broadcast_to(shape).data
+    assert out.shape == expected.shape and not out.flags.writeable
+    np.testing.assert_array_equal(out, expected)
+
+
 def test_where_with_a_tensor_condition_and_two_numbers_gives_a_tensor():
     out = tg.where(tg.Tensor([1.0, -1.0]) > 0, 1.0, 0.0)
     assert isinstance(out, tg.Tensor) and out.dtype == tg.get_default_dtype()

@@ -383,7 +383,7 @@ transpose = Primitive("transpose", np.transpose,
 def _broadcast_to(x: Any, shape: tuple) -> np.ndarray:
     """np.broadcast_to: a read-only view. For one element (the gradient of a sum over every
     axis, the most common case) the view is made directly, ten times faster."""
-    if type(x) is np.ndarray and x.size == 1:
+    if type(x) is np.ndarray and x.size == 1 and x.ndim <= len(shape):
         view = np.ndarray(shape, x.dtype, x, 0, (0,) * len(shape))
         view.flags.writeable = False
         return view
