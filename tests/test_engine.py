@@ -584,6 +584,19 @@ def test_a_hooks_result_is_copied_into_grad(rng):
     np.testing.assert_array_equal(kept.data, np.full(3, 5.0))
 
 
+def test_a_hooks_result_is_copied_into_a_retained_grad(rng):
+    """t is used twice, so its gradient is a sum the pass made; the hook replaces it with an
+    array its user keeps, which must not become t.grad itself."""
+    x = leaf(rng.normal(size=3))
+    t = x * 2.0
+    t.retain_grad()
+    kept = tg.Tensor(np.full(3, 5.0))
+    t.register_hook(lambda g: kept)
+    (t * t).sum().backward()
+    assert not np.shares_memory(t.grad.data, kept.data)
+    np.testing.assert_array_equal(t.grad.data, np.full(3, 5.0))
+
+
 def test_a_functions_gradient_is_copied_into_grad(rng):
     saved = np.full(3, 7.0)
 

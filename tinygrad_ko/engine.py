@@ -3,9 +3,14 @@
 The engine does the work that every operation shares, once: it orders the graph by the nodes'
 creation numbers (no recursion, so a chain of any depth works), calls each operation's gradient
 rule, sums a gradient over broadcast axes back to its operand's shape (``unbroadcast``), casts it
-to the operand's dtype, checks its shape, accumulates gradients without aliasing, runs hooks, and
-releases the graph's nodes once the pass has succeeded. Derivative rules live in ``ops``; an
-operation author writes none of this.
+to the operand's dtype, checks its shape, accumulates gradients without aliasing (a leaf keeps a
+gradient array that a rule made for it alone; any other is copied), runs hooks, and releases the
+graph's nodes once the pass has succeeded. Derivative rules live in ``ops``; an operation author
+writes none of this.
+
+Speed: every operation pays this bookkeeping in Python, so it is kept to a few attribute reads
+and writes per node; one- and two-operand primitives, the common case, take paths without
+lists, and a chain of nodes is followed without the heap (see ``benchmarks/``).
 
 With ``create_graph=True`` the rules receive Tensors instead of arrays, so the backward pass is
 recorded like any other computation and can be differentiated again.
@@ -201,6 +206,7 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
         while t is not None:  # every use of t has sent its gradient: g is complete
             if t._hooks:
                 g = _run_hooks(t, g, create_graph)
+                owned.discard(id(t))  # a hook's result may be an array its user keeps
             if targets is not None:
                 if id(t) in targets:
                     captured[id(t)] = g
