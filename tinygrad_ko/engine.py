@@ -303,20 +303,24 @@ def _send(x: Tensor, gx: Any, g: Any, grads: dict[int, Any], heap: list,
           leaves: list[Tensor], owned: set[int]) -> None:
     """Add ``gx`` to the gradient of ``x``; the first gradient puts x in line. ``g`` is the
     upstream gradient of the built-in rule that made gx (None for a ``Function``'s): see
-    ``_is_new``."""
+    ``_is_new``. ``owned`` holds the tensors whose gradient so far is an array this pass made
+    and nothing else holds: the next gradient is added to it in place."""
     key = id(x)
     previous = grads.get(key)
-    if previous is not None:
-        grads[key] = previous + gx
-        owned.add(key)
-        return
-    grads[key] = gx
-    if x._op is None:
-        leaves.append(x)
+    if previous is None:
+        grads[key] = gx
         if _is_new(gx, g):
             owned.add(key)
+        if x._op is None:
+            leaves.append(x)
+        else:
+            heappush(heap, (-x._seq, x))
+    elif key in owned:
+        previous += gx
     else:
-        heappush(heap, (-x._seq, x))
+        total = grads[key] = previous + gx
+        if type(total) is np.ndarray:  # (a Tensor when the pass is recorded)
+            owned.add(key)
 
 
 def _is_new(gx: Any, g: Any) -> bool:
