@@ -247,11 +247,12 @@ def _matmul_grad_a(g: Any, a: Any, b: Any, y: Any) -> Any:
 
 
 def _matmul_grad_b(g: Any, a: Any, b: Any, y: Any) -> Any:
-    """dy/db: aᵀ g. With 1-D b it is aᵀ g for the column g; with 1-D a, the outer product a g."""
-    if b.ndim == 1:
-        return (a.swapaxes(-1, -2) @ g[..., None])[..., 0] if a.ndim >= 2 else g * a
+    """dy/db: aᵀ g. With 1-D a it is the outer product a g; with 1-D b and a batch of matrices
+    a, g is a batch of columns."""
     if a.ndim == 1:
-        return a[:, None] * g[..., None, :]
+        return g * a if b.ndim == 1 else a[:, None] * g[..., None, :]
+    if b.ndim == 1 and a.ndim > 2:
+        return (a.swapaxes(-1, -2) @ g[..., None])[..., 0]
     return a.swapaxes(-1, -2) @ g
 
 
