@@ -7,9 +7,11 @@ graph (``retain_graph``) and the errors that guard it, ``no_grad``, ``detach``, 
 Every expected gradient is derived by hand in the test and computed with NumPy.
 """
 
+import copy
 import gc
 import threading
 import weakref
+from typing import Any
 
 import numpy as np
 import pytest
@@ -595,6 +597,44 @@ def test_a_hooks_result_is_copied_into_a_retained_grad(rng):
     (t * t).sum().backward()
     assert not np.shares_memory(t.grad.data, kept.data)
     np.testing.assert_array_equal(t.grad.data, np.full(3, 5.0))
+
+
+def test_a_copy_of_a_node_is_backpropagated_like_the_node(rng):
+    """copy.copy keeps a node's creation number: both copies wait in the backward pass."""
+    x = leaf(rng.normal(size=3))
+    y = x * 2.0
+    (y + copy.copy(y)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.full(3, 4.0))
+
+
+def test_a_zero_dim_gradient_summed_from_a_broadcast_is_an_array():
+    """A gradient summed back to shape () is a 0-d array, not a NumPy scalar, for the rules and
+    Functions that receive it."""
+    seen: list[Any] = []
+
+    class Twice(tg.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2.0
+
+        @staticmethod
+        def backward(ctx, grad):
+            seen.append(grad)
+            return 2.0 * grad
+
+    x = tg.Tensor(3.0, requires_grad=True, dtype=np.float64)
+    (Twice.apply(x * 1.0) + tg.Tensor(np.ones(4))).sum().backward()
+    assert type(seen[0]) is np.ndarray and seen[0].shape == ()
+    assert x.grad.item() == 8.0
+
+
+def test_a_leaf_switched_off_after_use_gets_no_gradient(rng):
+    for make in (lambda a: a.exp().sum(), lambda a: (a * leaf(np.ones(2))).sum()):
+        x = leaf(rng.normal(size=2))
+        loss = make(x)
+        x.requires_grad = False
+        loss.backward()
+        assert x.grad is None
 
 
 def test_a_functions_gradient_is_copied_into_grad(rng):

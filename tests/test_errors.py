@@ -280,6 +280,23 @@ def test_backward_through_a_released_subgraph_raises_before_any_branch_accumulat
     watched.assert_unchanged()
 
 
+def test_a_released_nodes_hook_does_not_run() -> None:
+    """The pass finds a released node when it reaches it: the nodes passed before it have run
+    their hooks (here the root's), the released one does not, and no .grad changes."""
+    x = tg.Tensor(np.ones(3), requires_grad=True)
+    y = x * 2.0
+    y.sum().backward()
+    watched = Watched(x)
+    calls: list[str] = []
+    y.register_hook(lambda g: calls.append("y"))
+    w = (y * 3.0).sum()
+    w.register_hook(lambda g: calls.append("w"))
+    with pytest.raises(RuntimeError, match="second time"):
+        w.backward()
+    assert calls == ["w"]
+    watched.assert_unchanged()
+
+
 # ---- requires_grad on integer data ---------------------------------------------------------------
 
 INTEGER_REQUIRES_GRAD: dict[str, Callable[[], Any]] = {

@@ -835,7 +835,8 @@ def test_broadcast_to_takes_an_int_shape():
 
 
 @pytest.mark.parametrize("source, shape", [((), (2, 3)), ((1,), (3,)), ((1, 1), (4, 1, 2)),
-                                           ((1, 1, 1), (2,)), ((1, 1), (3,))])
+                                           ((1, 1, 1), (2,)), ((1, 1), (3,)), ((1,), (-1,)),
+                                           ((), (0, 2))])
 def test_broadcasting_one_element_is_np_broadcast_to(source: tuple, shape: tuple):
     """One element takes a faster path: the same read-only view as np.broadcast_to, and the
     same refusal of a shape with fewer axes."""
@@ -849,6 +850,16 @@ def test_broadcasting_one_element_is_np_broadcast_to(source: tuple, shape: tuple
     out = tg.Tensor(x).broadcast_to(shape).data
     assert out.shape == expected.shape and not out.flags.writeable
     np.testing.assert_array_equal(out, expected)
+
+
+def test_a_recorded_cast_to_an_integer_dtype_is_refused():
+    """Tensor.astype gives an integer result no graph; the table's astype refuses to record one
+    (an integer node would pass a gradient back)."""
+    x = tg.Tensor(np.array([1.5, 2.5]), requires_grad=True)
+    out = x.astype(np.int32)
+    assert out.dtype == np.int32 and not out.requires_grad
+    with pytest.raises(TypeError, match=r"^astype: .*float dtype"):
+        tg.ops.astype(x, np.dtype(np.int32))
 
 
 def test_where_with_a_tensor_condition_and_two_numbers_gives_a_tensor():

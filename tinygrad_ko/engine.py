@@ -95,7 +95,7 @@ def unbroadcast(g: Any, shape: tuple) -> Any:
     if g.shape == shape:
         return g
     axes = _broadcast_axes(g.shape, shape)
-    if len(axes) == len(g.shape) - len(shape):  # only added axes, in front (as for a bias)
+    if shape and len(axes) == len(g.shape) - len(shape):  # only axes added in front (a bias)
         return g.sum(axis=axes)
     return g.sum(axis=axes, keepdims=True).reshape(shape)
 
@@ -186,7 +186,9 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
     grads: dict[int, Any] = {id(root): seed}  # gradients so far, of waiting nodes and of leaves
     leaves: list[Tensor] = []
     owned: set[int] = set()  # leaves whose gradient is a new array that nothing else holds
-    heap: list[tuple[int, Tensor]] = []  # waiting nodes as (-creation number, node)
+    # Waiting nodes as (-creation number, id, node): the id breaks a tie (a copy.copy of a node
+    # keeps its number), so that two Tensors are never compared.
+    heap: list[tuple[int, int, Tensor]] = []
     captured: dict[int, Any] = {}
     # State changes wait until the whole pass has succeeded, so that an error raised in a rule or
     # a hook leaves every .grad and the graph as they were.
@@ -204,6 +206,13 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
         else:
             t, g = root, grads.pop(id(root))
         while t is not None:  # every use of t has sent its gradient: g is complete
+            op, inputs = t._op, t._inputs
+            if inputs is None:  # (the hooks of the nodes passed so far have run)
+                raise RuntimeError(
+                    f"backward through the graph a second time: the buffers of '{op_name(op)}' "
+                    "were released by an earlier backward(); pass retain_graph=True to the first "
+                    "backward() if you need to backpropagate through it again"
+                )
             if t._hooks:
                 g = _run_hooks(t, g, create_graph)
                 owned.discard(id(t))  # a hook's result may be an array its user keeps
@@ -212,23 +221,19 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                     captured[id(t)] = g
             elif t._retains_grad:
                 grad_updates.append((t, g))
-            op, inputs = t._op, t._inputs
-            if inputs is None:
-                raise RuntimeError(
-                    f"backward through the graph a second time: the buffers of '{op_name(op)}' "
-                    "were released by an earlier backward(); pass retain_graph=True to the first "
-                    "backward() if you need to backpropagate through it again"
-                )
             passed.append(t)
             arity = op.arity if not checked else None
-            if arity == 1:  # the common case: one operand, which requires grad
+            if arity == 1:  # the common case: one operand
                 x, params, rule = inputs[0], t._params, op.rules[0]
-                data = x.data
-                # (a call without *params where there are none, as for most ops, is faster)
-                gx = rule(g, data, t.data, *params) if params else rule(g, data, t.data)
-                if type(gx) is not np.ndarray or gx.shape != data.shape \
-                        or gx.dtype is not data.dtype:
-                    gx = _fit(gx, x, op, 0, create_graph, anomaly)
+                if x._requires_grad:  # (a leaf may have been switched off since t was made)
+                    data = x.data
+                    # (a call without *params where there are none, as for most, is faster)
+                    gx = rule(g, data, t.data, *params) if params else rule(g, data, t.data)
+                    if type(gx) is not np.ndarray or gx.shape != data.shape \
+                            or gx.dtype is not data.dtype:
+                        gx = _fit(gx, x, op, 0, create_graph, anomaly)
+                else:
+                    x = None
             elif arity == 2:  # two operands; a Python number or an array is a constant
                 a, b = inputs
                 a_needs = isinstance(a, Tensor) and a._requires_grad
@@ -276,7 +281,7 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                     continue
                 _send(x, gx, g, grads, heap, leaves, owned)
             if heap:
-                t = heappop(heap)[1]
+                t = heappop(heap)[2]
                 g = grads.pop(id(t))
             else:
                 t = None
@@ -314,7 +319,7 @@ def _send(x: Tensor, gx: Any, g: Any, grads: dict[int, Any], heap: list,
         if x._op is None:
             leaves.append(x)
         else:
-            heappush(heap, (-x._seq, x))
+            heappush(heap, (-x._seq, key, x))
     elif key in owned:
         previous += gx
     else:

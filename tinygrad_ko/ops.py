@@ -19,6 +19,7 @@ Everything composed from these primitives (var, softmax, stack, ...) lives in ``
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Callable
 from typing import Any
@@ -186,7 +187,13 @@ sigmoid = Primitive("sigmoid", _sigmoid, lambda g, x, y: g * y * (1 - y))
 relu = Primitive("relu", lambda x: np.maximum(x, 0), lambda g, x, y: g * (constant(x) > 0))
 abs = Primitive("abs", np.abs, lambda g, x, y: g * np.sign(constant(x)))
 square = Primitive("square", np.square, lambda g, x, y: g * 2 * x)
-astype = Primitive("astype", lambda x, dtype: x.astype(dtype),
+def _cast(x: Any, dtype: np.dtype) -> Any:
+    if dtype.kind != "f":  # an integer result has no gradient: Tensor.astype does not record it
+        raise TypeError(f"astype: a recorded cast must be to a float dtype, got {dtype}")
+    return x.astype(dtype)
+
+
+astype = Primitive("astype", _cast,
                    lambda g, x, y, dtype: g.astype(x.dtype))
 clip = Primitive("clip", np.clip,
                  lambda g, x, y, lo, hi: g * ((lo is None or constant(x) >= lo)
@@ -384,7 +391,8 @@ transpose = Primitive("transpose", np.transpose,
 def _broadcast_to(x: Any, shape: tuple) -> np.ndarray:
     """np.broadcast_to: a read-only view. For one element (the gradient of a sum over every
     axis, the most common case) the view is made directly, ten times faster."""
-    if type(x) is np.ndarray and x.size == 1 and x.ndim <= len(shape):
+    if type(x) is np.ndarray and x.size == 1 and type(shape) is tuple \
+            and x.ndim <= len(shape) and builtins.min(shape, default=0) >= 0:
         view = np.ndarray(shape, x.dtype, x, 0, (0,) * len(shape))
         view.flags.writeable = False
         return view

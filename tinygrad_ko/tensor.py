@@ -219,6 +219,10 @@ class Tensor:
         and a second backward through it raises ``RuntimeError``. ``create_graph=True`` records
         the backward pass itself, so the gradients can be differentiated again; it implies
         ``retain_graph=True`` unless that is given.
+
+        If the pass fails (a released graph, an error in a rule or a hook), no ``.grad`` has
+        changed and the graph can be backpropagated again; only the hooks of the nodes reached
+        before the failure have run.
         """
         _engine.backward(self, grad, retain_graph, create_graph)
 
