@@ -42,31 +42,31 @@ class Primitive:
         return f"<{self.name}>"
 
     def __call__(self, x: Any, *rest: Any) -> Any:
-        if self.arity == 1:  # the common case first: one operand, then the parameters
-            if not isinstance(x, Tensor):
-                return self.forward(x, *rest)
-            return record(self, self.run((x.data,), rest), (x,), rest, x._requires_grad)
-        if self.arity == 2 and len(rest) == 1 and isinstance(x, Tensor):
-            b = rest[0]
-            if type(b) is float or type(b) is int:
-                # a Python number, which NumPy gives the tensor's dtype (see coerce)
-                return record(self, self.run((x.data, b), ()), (x, b), (), x._requires_grad)
-            if isinstance(b, Tensor) and b.data.dtype is x.data.dtype:  # nothing to convert
-                return record(self, self.run((x.data, b.data), ()), (x, b), (),
-                              x._requires_grad or b._requires_grad)
-        operands, params = (x, *rest[: self.arity - 1]), rest[self.arity - 1 :]
+        if self.arity == 1 and not isinstance(x, Tensor):
+            return self.forward(x, *rest)  # plain NumPy
+        # (calls without *params where there are none, as for most operations, are faster)
         try:
+            if self.arity == 1:  # the common case first: one operand, then the parameters
+                y = self.forward(x.data, *rest) if rest else self.forward(x.data)
+                return record(self, y, (x,), rest, x._requires_grad)
+            if self.arity == 2 and len(rest) == 1 and isinstance(x, Tensor):
+                b = rest[0]
+                if type(b) is float or type(b) is int:  # NumPy gives it x's dtype (see coerce)
+                    return record(self, self.forward(x.data, b), (x, b), (), x._requires_grad)
+                if isinstance(b, Tensor) and b.data.dtype is x.data.dtype:  # nothing to convert
+                    return record(self, self.forward(x.data, b.data), (x, b), (),
+                                  x._requires_grad or b._requires_grad)
+            operands, params = (x, *rest[: self.arity - 1]), rest[self.arity - 1 :]
             coerced = coerce(operands)
-        except TypeError as error:
-            raise self.error(error, operands) from None
-        if coerced is None:  # no Tensor: plain NumPy
-            return self.forward(*operands, *params)
-        inputs, values, requires_grad = coerced
-        return record(self, self.run(values, params), inputs, params, requires_grad)
+        except (ValueError, TypeError, IndexError) as error:
+            raise self.error(error, (x, *rest)[: self.arity]) from None
+        if coerced is None:
+            return self.forward(*operands, *params)  # plain NumPy
+        return record(self, self.run(coerced[1], params), coerced[0], params, coerced[2])
 
     def run(self, values: tuple, params: tuple) -> Any:
         """The forward on arrays; an error names the operation and the operands' shapes."""
-        try:  # (a call without *params where there are none, as for most ops, is faster)
+        try:
             return self.forward(*values, *params) if params else self.forward(*values)
         except (ValueError, TypeError, IndexError) as error:
             raise self.error(error, values) from None
