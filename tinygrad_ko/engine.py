@@ -56,7 +56,8 @@ def _check_finite(array: Any, where: str) -> None:
 
 
 _new = object.__new__
-_creation = count()  # creation numbers of nodes: the order of the backward pass
+_next_number = count().__next__  # creation numbers of nodes: the order of the backward pass
+_modes = mode.modes
 
 
 def record(op: Any, y: Any, inputs: tuple, params: tuple, requires_grad: bool) -> Tensor:
@@ -72,15 +73,14 @@ def record(op: Any, y: Any, inputs: tuple, params: tuple, requires_grad: bool) -
     out.data = y if type(y) is np.ndarray else np.asarray(y)
     out.grad = out._hooks = None
     out._retains_grad = False
-    modes = mode.modes
-    if not modes.plain:  # grad mode off, or anomaly mode on
-        if modes.anomaly:
+    if not _modes.plain:  # grad mode off, or anomaly mode on
+        if _modes.anomaly:
             _check_finite(out.data, f"the forward of '{op_name(op)}'")
-        requires_grad = requires_grad and modes.grad_enabled
+        requires_grad = requires_grad and _modes.grad_enabled
     if requires_grad:
         out._requires_grad = True
         out._op, out._inputs, out._params = op, inputs, params
-        out._seq = next(_creation)
+        out._seq = _next_number()
     else:
         out._requires_grad = False
         out._op = out._inputs = out._params = None
@@ -196,8 +196,7 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
     passed: list[Tensor] = []
     # A recorded backward pass runs primitives inside the rules; anomalies are reported by _fit
     # under the name of the op whose gradient it is, not of those inner primitives.
-    modes = mode.modes
-    previous_grad, anomaly = modes.switch(create_graph, False)
+    previous_grad, anomaly = _modes.switch(create_graph, False)
     checked = create_graph or anomaly  # else a rule's array of the right shape and dtype is used
     try:
         if root._op is None:
@@ -300,7 +299,7 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
             for t in passed:
                 t._inputs = t._params = None
     finally:
-        modes.switch(previous_grad, anomaly)
+        _modes.switch(previous_grad, anomaly)
     return captured
 
 
