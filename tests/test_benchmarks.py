@@ -32,3 +32,15 @@ def test_a_short_memory_run_reports_peak_and_drift() -> None:
     rows = [line for line in result.stdout.splitlines() if line.startswith(("| NumPy",
                                                                             "| tinygrad_ko"))]
     assert len(rows) == 2 and all("MiB" in row for row in rows)
+
+
+def test_the_breakdown_counts_the_nodes_and_times_the_phases() -> None:
+    """linreg is x @ w + b, then mse: matmul, add, sub, pow and mean, five nodes."""
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "breakdown.py"), "linreg",
+                             "--steps", "5", "--top", "3"],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "(`linreg`): 5 nodes per step" in result.stdout
+    for phase in ("forward", "backward", "update", "NumPy step"):
+        assert phase in result.stdout
+    assert "cProfile of 5 steps" in result.stdout
