@@ -306,14 +306,17 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
 def _send(x: Tensor, gx: Any, g: Any, grads: dict[int, Any], heap: list,
           leaves: list[Tensor], owned: set[int]) -> None:
     """Add ``gx`` to the gradient of ``x``; the first gradient puts x in line. ``g`` is the
-    upstream gradient of the built-in rule that made gx (None for a ``Function``'s): see
-    ``_is_new``. ``owned`` holds the tensors whose gradient so far is an array this pass made
-    and nothing else holds: the next gradient is added to it in place."""
+    upstream gradient of the built-in rule that made gx (None for a ``Function``'s).
+    ``owned`` holds the tensors whose gradient so far is an array this pass made and nothing
+    else holds: a leaf keeps it as its ``.grad`` without a copy, and the next gradient is added
+    to it in place."""
     key = id(x)
     previous = grads.get(key)
     if previous is None:
         grads[key] = gx
-        if _is_new(gx, g):
+        # A new array that nothing else holds: not the upstream gradient g passed on (as by add;
+        # None for a Function's gradient, which its user may keep) and not a view of another.
+        if g is not None and gx is not g and type(gx) is np.ndarray and gx.base is None:
             owned.add(key)
         if x._op is None:
             leaves.append(x)
@@ -325,13 +328,6 @@ def _send(x: Tensor, gx: Any, g: Any, grads: dict[int, Any], heap: list,
         total = grads[key] = previous + gx
         if type(total) is np.ndarray:  # (a Tensor when the pass is recorded)
             owned.add(key)
-
-
-def _is_new(gx: Any, g: Any) -> bool:
-    """Whether a built-in rule's result ``gx`` is a new array that nothing else holds, which a
-    leaf can keep as its ``.grad`` without a copy: not the upstream gradient ``g`` passed on (as
-    by add) and not a view of another array."""
-    return g is not None and gx is not g and type(gx) is np.ndarray and gx.base is None
 
 
 def _fit(gx: Any, x: Tensor, op: Any, i: int, create_graph: bool, anomaly: bool) -> Any:

@@ -41,8 +41,8 @@ def _prepare(name: str, y: Any, t: Any, labels: bool = False) -> tuple[Tensor, A
                          f"must have the same shape{allowed}")
     if target.dtype.kind not in "biuf":
         raise TypeError(f"{name}: t must be numeric, got dtype {target.dtype}")
-    if not isinstance(t, Tensor):
-        t = target.astype(y.dtype) if y.dtype.kind == "f" else target
+    if not isinstance(t, Tensor):  # (an array of y's dtype as it is, as y - t would take it)
+        t = target.astype(y.dtype, copy=False) if y.dtype.kind == "f" else target
     return y, t, False
 
 
