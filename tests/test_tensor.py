@@ -852,6 +852,15 @@ def test_broadcasting_one_element_is_np_broadcast_to(source: tuple, shape: tuple
     np.testing.assert_array_equal(out, expected)
 
 
+def test_reductions_of_lists_and_numbers_are_numpys():
+    """On plain values the primitives are their NumPy forwards: no Tensor, NumPy's result."""
+    values = [1.0, 2.0, 4.0]
+    np.testing.assert_allclose(tg.mean(values), np.mean(values))
+    np.testing.assert_allclose(tg.var(values, ddof=1), np.var(values, ddof=1))
+    np.testing.assert_allclose(tg.sum([[1.0, 2.0], [3.0, 4.0]], axis=0), [4.0, 6.0])
+    np.testing.assert_allclose(tg.mean(3.0), 3.0)
+
+
 def test_a_recorded_cast_to_an_integer_dtype_is_refused():
     """Tensor.astype gives an integer result no graph; the table's astype refuses to record one
     (an integer node would pass a gradient back)."""

@@ -95,7 +95,10 @@ def unbroadcast(g: Any, shape: tuple) -> Any:
     if g.shape == shape:
         return g
     axes = _broadcast_axes(g.shape, shape)
-    if shape and len(axes) == len(g.shape) - len(shape):  # only axes added in front (a bias)
+    lead = len(g.shape) - len(shape)
+    if not lead:  # only stretched axes
+        return g.sum(axis=axes, keepdims=True)
+    if shape and len(axes) == lead:  # only axes added in front (as for a bias)
         return g.sum(axis=axes)
     return g.sum(axis=axes, keepdims=True).reshape(shape)
 

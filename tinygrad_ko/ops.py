@@ -157,8 +157,12 @@ def _kept(v: Any, shape: tuple, axis: tuple | None, keepdims: bool) -> Any:
 
 
 def count(x: Any, axis: tuple | None) -> int:
-    """How many elements of ``x`` each result of a reduction over ``axis`` summarizes."""
-    shape = np.shape(x)
+    """How many elements of ``x`` (an array or a Tensor) each result of a reduction over
+    ``axis`` summarizes."""
+    try:
+        shape = x.shape
+    except AttributeError:  # a list or a number
+        shape = np.shape(x)
     return math.prod(shape) if axis is None else math.prod(shape[a] for a in axis)
 
 
