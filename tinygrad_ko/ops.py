@@ -62,7 +62,8 @@ class Primitive:
             raise self.error(error, (x, *rest)[: self.arity]) from None
         if coerced is None:
             return self.forward(*operands, *params)  # plain NumPy
-        return record(self, self.run(coerced[1], params), coerced[0], params, coerced[2])
+        inputs, values, requires_grad = coerced
+        return record(self, self.run(values, params), inputs, params, requires_grad)
 
     def run(self, values: tuple, params: tuple) -> Any:
         """The forward on arrays; an error names the operation and the operands' shapes."""
