@@ -28,8 +28,7 @@ class _Modes(threading.local):
 
     @grad_enabled.setter
     def grad_enabled(self, value: bool) -> None:
-        self._grad_enabled = value
-        self.plain = value and not self._anomaly
+        self.switch(value, self._anomaly)
 
     @property
     def anomaly(self) -> bool:
@@ -37,11 +36,11 @@ class _Modes(threading.local):
 
     @anomaly.setter
     def anomaly(self, value: bool) -> None:
-        self._anomaly = value
-        self.plain = self._grad_enabled and not value
+        self.switch(self._grad_enabled, value)
 
     def switch(self, grad_enabled: bool, anomaly: bool) -> tuple[bool, bool]:
-        """Set both modes at once; returns the previous (grad_enabled, anomaly)."""
+        """Set both modes at once (and ``plain``, which only this sets); returns the previous
+        (grad_enabled, anomaly)."""
         previous = self._grad_enabled, self._anomaly
         self._grad_enabled, self._anomaly = grad_enabled, anomaly
         self.plain = grad_enabled and not anomaly
