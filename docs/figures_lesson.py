@@ -140,7 +140,8 @@ def draw_learning_rates(path: Path) -> None:
     fig.savefig(path)
 
 
+# file name: (draw, the tools it needs, as named in make_figures.TOOLS)
 FIGURES = {
-    "minus_log.png": draw_minus_log,
-    "learning_rates.png": draw_learning_rates,
+    "minus_log.png": (draw_minus_log, ("matplotlib",)),
+    "learning_rates.png": (draw_learning_rates, ("matplotlib",)),
 }

@@ -1,14 +1,15 @@
 """Figures of chapters 04-06 (backpropagation, training on the digits).
 
+    python docs/make_figures.py --only graph.dot
     python docs/make_figures.py --only graph.png
     python docs/make_figures.py --only loss_comparison.png
 
-``graph.png`` is the operation graph that ``python -m tinygrad_ko graph`` prints for the loss of
-chapter 04; the DOT text is written beside it as ``graph.dot`` (drawing it needs Graphviz's
-``dot``). ``loss_comparison.png`` trains the same MLP with SGD and each of the three losses of
-``python -m tinygrad_ko train`` and draws the test accuracy per epoch, beside the gradient that
-each loss sends to the correct class's logit. Every number comes from tinygrad_ko; matplotlib
-only draws. Text inside the figures is English: the default fonts have no Korean glyphs.
+``graph.dot`` is the operation graph that ``python -m tinygrad_ko graph`` prints for the loss of
+chapter 04, as DOT text (writing it needs nothing); ``graph.png`` is its picture, which needs
+Graphviz's ``dot``. ``loss_comparison.png`` trains the same MLP with SGD and each of the three
+losses of ``python -m tinygrad_ko train`` and draws the test accuracy per epoch, beside the
+gradient that each loss sends to the correct class's logit. Every number comes from tinygrad_ko;
+matplotlib only draws. Text inside the figures is English: the default fonts have no Korean glyphs.
 """
 
 from __future__ import annotations
@@ -56,11 +57,14 @@ def graph_dot() -> str:
     return viz.to_dot(loss, names)
 
 
+def write_graph_dot(path: Path) -> None:
+    """The DOT text of graph_dot(), which any machine can write."""
+    Path(path).write_text(graph_dot(), encoding="utf-8")
+
+
 def draw_graph(path: Path) -> None:
-    """graph.dot beside ``path``, and the picture Graphviz draws from it."""
-    dot = graph_dot()
-    Path(path).with_suffix(".dot").write_text(dot, encoding="utf-8")
-    viz.render(dot, path)
+    """The picture Graphviz draws from graph_dot()."""
+    viz.render(graph_dot(), path)
 
 
 def correct_logit_gradient(name: str, p_correct: np.ndarray) -> np.ndarray:
@@ -114,7 +118,9 @@ def draw_loss_comparison(path: Path) -> None:
     fig.savefig(path)
 
 
+# file name: (draw, the tools it needs, as named in make_figures.TOOLS)
 FIGURES = {
-    "graph.png": draw_graph,
-    "loss_comparison.png": draw_loss_comparison,
+    "graph.dot": (write_graph_dot, ()),
+    "graph.png": (draw_graph, ("Graphviz",)),
+    "loss_comparison.png": (draw_loss_comparison, ("matplotlib",)),
 }

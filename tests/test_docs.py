@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import fake_dot
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -80,3 +81,49 @@ def test_figures_regenerate(tmp_path: Path) -> None:
         sys.path.remove(str(ROOT / "docs"))
     committed = (ROOT / "docs" / "figures" / "graph.dot").read_text(encoding="utf-8")
     assert figures_training.graph_dot() == committed
+
+
+def make_figures(out: Path, path: Path, *options: str) -> subprocess.CompletedProcess:
+    """``python docs/make_figures.py --out OUT`` with only the folder ``path`` on PATH."""
+    return subprocess.run([sys.executable, str(ROOT / "docs" / "make_figures.py"),
+                           "--out", str(out), *options],
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "MPLBACKEND": "Agg", "PATH": str(path)})
+
+
+def test_figures_without_graphviz_draw_all_the_others(tmp_path: Path) -> None:
+    """With no ``dot`` on PATH, every matplotlib figure and the DOT text are still written, and
+    the one picture that needs Graphviz is reported as skipped, naming Graphviz."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    out = tmp_path / "figures"
+    result = make_figures(out, empty)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    plots = ["learning_rates.png", "loss_comparison.png", "minus_log.png"]
+    committed = sorted(p.name for p in (ROOT / "docs" / "figures").glob("*.png"))
+    assert committed == sorted([*plots, "graph.png"])     # a new figure belongs in `plots`
+    for name in plots:
+        png = (out / name).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000, name
+    committed_dot = (ROOT / "docs" / "figures" / "graph.dot").read_text(encoding="utf-8")
+    assert (out / "graph.dot").read_text(encoding="utf-8") == committed_dot
+    assert not (out / "graph.png").exists()
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
+    assert len(skipped) == 1, result.stderr
+    assert "graph.png" in skipped[0] and "Graphviz" in skipped[0]
+
+
+def test_figures_with_graphviz_draw_the_graph(tmp_path: Path) -> None:
+    """With a ``dot`` on PATH (a stand-in that copies its input), the graph picture is drawn by
+    it from the DOT text, and nothing is skipped."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = fake_dot(bin_dir)
+    out = tmp_path / "figures"
+    result = make_figures(out, bin_dir, "--only", "graph.png")
+    assert result.returncode == 0, result.stderr
+    assert "skipped" not in result.stderr
+    committed_dot = (ROOT / "docs" / "figures" / "graph.dot").read_text(encoding="utf-8")
+    assert (out / "graph.png").read_text(encoding="utf-8") == committed_dot
+    assert len(log.read_text().splitlines()) == 1
