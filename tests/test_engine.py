@@ -886,3 +886,119 @@ def test_hooks_get_a_copy_they_may_change_in_place():
 def test_retain_grad_on_a_tensor_that_does_not_require_grad():
     with pytest.raises(RuntimeError, match="does not require grad"):
         leaf([1.0], requires_grad=False).retain_grad()
+
+
+# ---- in-place changes between forward and backward (version counters) ---------------------------
+
+
+def test_an_optimizer_step_between_forward_and_backward_is_refused() -> None:
+    """The second layer's matmul reads w2 to send the gradient to h: after a step changed w2,
+    backward refuses, naming the operation and w2's shape, and no .grad has changed."""
+    rng = np.random.default_rng(0)
+    x = tg.Tensor(rng.standard_normal((5, 3)), dtype=np.float64)
+    w1, w2 = leaf(rng.standard_normal((3, 4))), leaf(rng.standard_normal((4, 2)))
+    loss = ((x @ w1).relu() @ w2).sum()
+    w1.grad = tg.Tensor(np.ones((3, 4)))
+    w2.grad = tg.Tensor(np.ones((4, 2)))
+    tg.optim.SGD([w1, w2], lr=0.1).step()
+    with pytest.raises(RuntimeError, match=r"'matmul'.*\(4, 2\).*changed in place"):
+        loss.backward()
+    np.testing.assert_array_equal(w1.grad.data, np.ones((3, 4)))  # untouched by the refusal
+
+
+def test_a_change_under_no_grad_to_a_value_a_rule_reads_is_refused() -> None:
+    """exp's rule reads its output (d/dx e^x = e^x): h += 100 would make it e^x + 100."""
+    x = leaf([0.0, 1.0])
+    h = x.exp()
+    with tg.no_grad():
+        h += 100
+    with pytest.raises(RuntimeError, match=r"'exp'.*its output.*\(2,\)"):
+        h.sum().backward()
+
+
+def test_a_change_to_a_value_no_rule_reads_is_allowed() -> None:
+    """add's rules read neither operand: its gradient is 1 whatever they hold."""
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    y = a + b
+    with tg.no_grad():
+        a += 10
+    y.sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [1.0, 1.0])
+    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0])
+
+
+def test_only_what_the_running_rules_read_is_checked() -> None:
+    """y = x · w with only w requiring grad: w's rule reads x, not w. Changing w keeps dy/dw = x
+    exact (as in PyTorch); changing x is refused."""
+    x, w = tg.Tensor([2.0, 3.0], dtype=np.float64), leaf([1.0, 1.0])
+    y = x * w
+    with tg.no_grad():
+        w -= 0.5
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad.data, [2.0, 3.0])
+    y = x * w
+    x += 1.0  # (nothing records: x does not require grad)
+    with pytest.raises(RuntimeError, match=r"'mul'.*its input 0"):
+        y.sum().backward()
+
+
+def test_setitem_and_every_in_place_operator_bump_the_version() -> None:
+    t = tg.Tensor([1.0, 2.0, 3.0])
+    versions = [t._version]
+    for change in (lambda: t.__iadd__(1), lambda: t.__isub__(1), lambda: t.__imul__(2),
+                   lambda: t.__itruediv__(2), lambda: t.__setitem__(0, 5.0)):
+        change()
+        versions.append(t._version)
+    assert versions == sorted(set(versions))  # strictly increasing
+    np.testing.assert_array_equal(t.data, [5.0, 2.0, 3.0])
+
+
+def test_setitem_after_the_forward_is_refused_at_backward() -> None:
+    x = leaf([0.5, 1.0])
+    h = x.sin()
+    y = h * h
+    with tg.no_grad():
+        h[0] = 7.0
+    with pytest.raises(RuntimeError, match=r"'mul'.*changed in place"):
+        y.sum().backward()
+
+
+def test_a_change_through_a_view_reaches_the_tensor_it_views() -> None:
+    """v = h[0] shares h's memory: changing v changes h, which exp's rule reads."""
+    x = leaf([[0.0, 1.0], [2.0, 3.0]])
+    h = x.exp()
+    v = h[0]
+    with tg.no_grad():
+        v += 1
+    with pytest.raises(RuntimeError, match="'exp'"):
+        h.sum().backward()
+
+
+def test_loading_a_state_dict_after_the_forward_is_refused() -> None:
+    """The second layer's matmul reads its weight to send the gradient to the first layer."""
+    model = tg.nn.Sequential(tg.nn.Linear(3, 4), tg.nn.ReLU(), tg.nn.Linear(4, 2))
+    loss = model(tg.Tensor(np.ones((4, 3)))).sum()
+    model.load_state_dict({name: np.zeros(p.shape) for name, p in model.named_parameters()})
+    with pytest.raises(RuntimeError, match="changed in place"):
+        loss.backward()
+
+
+def test_a_function_whose_input_changed_is_refused() -> None:
+    """A user Function may have kept any input: every one is checked."""
+
+    class Cube(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.x = x
+            return x**3
+
+        @staticmethod
+        def backward(ctx, g):
+            return 3 * ctx.x**2 * g
+
+    x = leaf([1.0, 2.0])
+    y = Cube.apply(x)
+    with tg.no_grad():
+        x *= 2
+    with pytest.raises(RuntimeError, match=r"'Cube'.*its input 0"):
+        y.sum().backward()

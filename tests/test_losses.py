@@ -261,3 +261,32 @@ def test_gradcheck_of_every_loss_with_a_tensor_target() -> None:
     y, t = np.array([[0.2, -1.0], [0.5, 2.0]]), np.array([[1.0, 0.0], [-0.5, 0.25]])
     assert gradcheck(L.se, y, t) and gradcheck(L.mse, y, t)
     assert_grad_matches(L.se, lambda y_, t_: t_ - y_, y, t, argnums=1)
+
+
+@pytest.mark.parametrize("loss", [tg.losses.se, tg.losses.mse, tg.losses.cee, tg.losses.bce,
+                                  tg.losses.softmax_cross_entropy],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("where", ["y", "t"])
+def test_a_nan_in_the_prediction_or_the_target_gives_a_nan_loss(loss: Any, where: str) -> None:
+    """NaN in, NaN out: the loss and the gradient reaching the prediction are NaN."""
+    y = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
+    t = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    (y if where == "y" else t)[1, 1] = np.nan
+    y = tg.Tensor(y, requires_grad=True)
+    value = loss(y, t)
+    assert np.isnan(value.item())
+    value.backward()
+    assert np.isnan(y.grad.data).any()
+
+
+def test_bce_of_sigmoid_of_nan_logits_is_nan_even_as_a_sigmoid_of_nan() -> None:
+    """sigmoid(nan) was 0 with gradient 0: the NaN vanished and bce came out finite."""
+    z = tg.Tensor([np.nan, 0.0], requires_grad=True, dtype=np.float64)
+    p = z.sigmoid()
+    assert np.isnan(p.data[0]) and p.data[1] == 0.5
+    value = tg.losses.bce(p, np.array([1.0, 0.0]))
+    assert np.isnan(value.item())
+    value.backward()
+    assert np.isnan(z.grad.data[0])
+    with pytest.raises(FloatingPointError, match="sigmoid"), tg.detect_anomaly():
+        tg.Tensor([np.nan]).sigmoid()

@@ -378,3 +378,33 @@ def test_one_no_grad_instance_can_be_entered_inside_itself():
             assert not tg.is_grad_enabled()
         assert not tg.is_grad_enabled()
     assert tg.is_grad_enabled()
+
+
+def test_no_grad_on_a_generator_function_covers_its_body() -> None:
+    """As in PyTorch: the body runs without grad at each resumption, the caller's code between
+    two items runs with its own mode, and send, throw and return values pass through."""
+    x = tg.Tensor([1.0], requires_grad=True)
+
+    @tg.no_grad()
+    def items(n):
+        received = None
+        for _ in range(n):
+            try:
+                received = yield (x * 2).requires_grad, tg.is_grad_enabled(), received
+            except KeyError:
+                received = "handled"
+        return "done"
+
+    gen = items(3)
+    assert next(gen) == (False, False, None)
+    assert tg.is_grad_enabled() and (x * 2).requires_grad  # the caller's mode between items
+    assert gen.send(5) == (False, False, 5)
+    assert gen.throw(KeyError()) == (False, False, "handled")
+    with pytest.raises(StopIteration) as stop:
+        next(gen)
+    assert stop.value.value == "done"
+    assert tg.is_grad_enabled()
+    gen = items(2)
+    next(gen)
+    gen.close()
+    assert tg.is_grad_enabled()

@@ -236,12 +236,19 @@ def np_softmax_cross_entropy_labels(z: np.ndarray, labels: np.ndarray) -> np.nda
 
 
 def clip_derivative(x: np.ndarray, lo: float | None, hi: float | None) -> tuple:
-    inside = np.ones(np.shape(x), dtype=bool)
+    """1 on [lo, hi], 0 outside: a product of step functions (np.heaviside, NaN at NaN)."""
+    inside = np.ones(np.shape(x))
     if lo is not None:
-        inside &= x > lo
+        inside = inside * np.heaviside(x - lo, 1)
     if hi is not None:
-        inside &= x < hi
-    return (inside * 1.0,)
+        inside = inside * np.heaviside(hi - x, 1)
+    return (inside,)
+
+
+def spread(v: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``v`` broadcast to the shape of ``a`` op ``b`` (a derivative that does not read a or b
+    stays finite where they are NaN)."""
+    return np.broadcast_to(v, np.broadcast_shapes(np.shape(a), np.shape(b)))
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -272,8 +279,8 @@ CASES = [
     Case("tanh", tg.tanh, np.tanh, unary(), lambda x: (1 / np.cosh(x) ** 2,)),
     Case("sigmoid", tg.sigmoid, sigmoid, unary(-6, 6),
          lambda x: (np.exp(-x) / (1 + np.exp(-x)) ** 2,)),
-    Case("relu", tg.relu, lambda x: np.where(x > 0, x, 0.0), unary(avoid=(0.0,)),
-         lambda x: ((x > 0).astype(float),), smooth=False),
+    Case("relu", tg.relu, lambda x: np.maximum(x, 0.0), unary(avoid=(0.0,)),
+         lambda x: (np.heaviside(x, 0),), smooth=False),
     Case("abs", tg.abs, np.abs, unary(avoid=(0.0,)), lambda x: (np.sign(x),), smooth=False),
     Case("square", tg.square, np.square, unary(), lambda x: (2 * x,)),
     Case("identity", ops.identity, np.positive, unary(), lambda x: (np.ones_like(x),)),
@@ -283,18 +290,20 @@ CASES = [
          lambda x: x.astype(np.float32).astype(np.float64), unary(),
          notes=["float32 round trip: finite differences see the rounding"]),
     # elementwise, two broadcast operands
-    Case("add", lambda a, b: a + b, np.add, binary(), lambda a, b: (1 + 0 * a * b, 1 + 0 * a * b)),
+    Case("add", lambda a, b: a + b, np.add, binary(),
+         lambda a, b: (spread(1.0, a, b), spread(1.0, a, b))),
     Case("sub", lambda a, b: a - b, np.subtract, binary(),
-         lambda a, b: (1 + 0 * a * b, -1 + 0 * a * b)),
-    Case("mul", lambda a, b: a * b, np.multiply, binary(), lambda a, b: (b + 0 * a, a + 0 * b)),
+         lambda a, b: (spread(1.0, a, b), spread(-1.0, a, b))),
+    Case("mul", lambda a, b: a * b, np.multiply, binary(),
+         lambda a, b: (spread(b, a, b), spread(a, a, b))),
     Case("div", lambda a, b: a / b, np.divide, binary(b=(-3, 3), avoid_b=(0.0,)),
-         lambda a, b: (1 / b + 0 * a, -a / b**2)),
+         lambda a, b: (spread(1 / b, a, b), -a / b**2)),
     Case("pow", lambda a, b: a**b, np.power, binary(a=(0.2, 3), b=(-2, 2)),
          lambda a, b: (b * a ** (b - 1), a**b * np.log(a))),
     Case("maximum", tg.maximum, np.maximum, binary(separated=True),
-         lambda a, b: ((a > b) + 0 * b, (b > a) + 0 * a), smooth=False),
+         lambda a, b: (np.heaviside(a - b, 0.5), np.heaviside(b - a, 0.5)), smooth=False),
     Case("minimum", tg.minimum, np.minimum, binary(separated=True),
-         lambda a, b: ((a < b) + 0 * b, (b < a) + 0 * a), smooth=False),
+         lambda a, b: (np.heaviside(b - a, 0.5), np.heaviside(a - b, 0.5)), smooth=False),
     Case("where", lambda a, b, cond: tg.where(cond, a, b),
          lambda a, b, cond: np.where(cond, a, b), draw_where, covers=("where",)),
     Case("matmul", lambda a, b: a @ b, np.matmul, draw_matmul),
@@ -448,6 +457,88 @@ def test_float32_in_float32_out(case: Case, data: Any) -> None:
     assert out.dtype == np.float32
     out.backward(np.ones(out.shape, dtype=np.float32))
     assert all(x.grad.dtype == np.float32 for x in xs)
+
+
+def _with_nan(data: Any, operands: list) -> list:
+    """``operands`` with one element of one of them made NaN."""
+    k = data.draw(st.sampled_from([i for i, x in enumerate(operands) if np.size(x)]),
+                  label="operand with a NaN")
+    operand = np.array(operands[k], dtype=np.float64)
+    operand.flat[data.draw(st.integers(0, operand.size - 1), label="NaN position")] = np.nan
+    return [operand if i == k else x for i, x in enumerate(operands)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@settings(max_examples=10)
+@given(data=st.data())
+def test_nan_in_gives_nan_out(case: Case, data: Any) -> None:
+    """A NaN in an operand comes out wherever NumPy's own function gives NaN, and only there;
+    for the elementwise operations the gradient is NaN exactly where the hand derivative,
+    evaluated by NumPy at the NaN, is: a kink's mask (relu, clip, maximum) never turns a NaN
+    into 0 (as sigmoid(nan) = 0 with gradient 0 once did)."""
+    operands, params = case.draw(data)
+    assume(any(np.size(x) for x in operands))
+    operands = _with_nan(data, operands)
+    with np.errstate(invalid="ignore"):
+        expected = case.reference(*operands, **params)
+    xs = _tensors(operands)
+    out = case.fn(*xs, **params)
+    np.testing.assert_array_equal(np.isnan(out.data), np.isnan(expected))
+    if case.derivative:
+        upstream = _upstream(data, out.shape)
+        out.backward(upstream)
+        with np.errstate(invalid="ignore"):
+            derivatives = case.derivative(*operands, **params)
+        for x, derivative in zip(xs, derivatives):
+            expected = sum_to(upstream * np.broadcast_to(derivative, upstream.shape), x.shape)
+            np.testing.assert_array_equal(np.isnan(x.grad.data), np.isnan(expected))
+
+
+def test_nan_reaches_the_gradient_of_reductions_and_the_softmax_family() -> None:
+    """Beyond the elementwise rules: a row with a NaN has a NaN maximum, logsumexp and softmax,
+    and a NaN gradient in that row; the other row is untouched."""
+    x = np.array([[1.0, np.nan, 3.0], [1.0, 2.0, 3.0]])
+    for fn in (lambda t: t.max(axis=1), lambda t: t.min(axis=1),
+               lambda t: t.logsumexp(axis=1), lambda t: t.softmax(axis=1)[:, 0],
+               lambda t: t.log_softmax(axis=1)[:, 2]):
+        t = tg.Tensor(x, requires_grad=True)
+        out = fn(t)
+        assert np.isnan(out.data[0]) and np.isfinite(out.data[1])
+        out.sum().backward()
+        assert np.isnan(t.grad.data[0]).all() and np.isfinite(t.grad.data[1]).all()
+
+
+# ---- in-place changes after the forward pass -----------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@settings(max_examples=8)
+@given(data=st.data())
+def test_an_in_place_change_after_the_forward_raises_or_changes_no_gradient(
+        case: Case, data: Any) -> None:
+    """Change an operand or the output in place between forward and backward: the backward pass
+    either refuses (naming the operation) or gives exactly the gradient of the unchanged graph,
+    because no rule reads what changed. Never a wrong gradient."""
+    operands, params = case.draw(data)
+    before = _tensors(operands)
+    out = case.fn(*before, **params)
+    upstream = _upstream(data, out.shape)
+    out.backward(upstream)
+
+    xs = _tensors(operands)
+    out = case.fn(*xs, **params)
+    changed = data.draw(st.sampled_from([*xs, out]), label="changed in place")
+    assume(changed.data.flags.writeable and changed.size)  # (broadcast_to gives a read-only view)
+    with tg.no_grad():
+        changed += 0.5
+    try:
+        out.backward(upstream)
+    except RuntimeError as error:
+        assert "changed in place" in str(error)
+        assert all(x.grad is None for x in xs)  # refused before any state changed
+    else:
+        for x, unchanged in zip(xs, before):
+            np.testing.assert_array_equal(x.grad.data, unchanged.grad.data)
 
 
 # ---- conventions at kinks, written down in ops.py ------------------------------------------------

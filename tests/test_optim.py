@@ -350,3 +350,32 @@ def test_a_parameter_given_twice_is_refused():
 def test_adam_rejects_bad_eps_and_weight_decay(kwargs):
     with pytest.raises(ValueError, match="Adam"):
         tg.optim.Adam([tg.nn.Parameter(np.ones(1))], **kwargs)
+
+
+INF, NAN = float("inf"), float("nan")
+
+
+@pytest.mark.parametrize("optimizer, name, value", [
+    *[(optim.SGD, name, value) for name in ("lr", "momentum", "weight_decay")
+      for value in (INF, NAN)],
+    *[(optim.Adam, name, value) for name in ("lr", "betas[0]", "betas[1]", "eps", "weight_decay")
+      for value in (INF, NAN)],
+    (optim.Adam, "betas[1]", -INF),
+    (optim.Adam, "weight_decay", -0.5),
+], ids=lambda value: value.__name__ if isinstance(value, type) else str(value))
+def test_a_non_finite_or_negative_hyperparameter_is_refused_by_name(optimizer, name, value):
+    # inf and nan slip past "value < 0" and "value > 0" alike, and would make every parameter
+    # NaN at the first step; the error must say which optimizer, which hyperparameter, and what
+    # it got.
+    kwargs = {"lr": 0.1}
+    if name.startswith("betas"):
+        betas = [0.9, 0.999]
+        betas[int(name[len("betas[")])] = value
+        kwargs["betas"] = tuple(betas)
+    else:
+        kwargs[name] = value
+    with pytest.raises(ValueError) as caught:
+        optimizer([nn.Parameter(np.ones(2))], **kwargs)
+    message = str(caught.value)
+    assert message.startswith(f"{optimizer.__name__}: {name} must be a finite number"), message
+    assert message.endswith(f"got {value!r}"), message

@@ -880,3 +880,88 @@ def test_where_with_a_tensor_condition_and_two_numbers_gives_a_tensor():
 def test_iterating_a_0d_tensor():
     with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
         iter(tg.Tensor(1.0)).__next__()
+
+
+# ---- a list of Tensors, NumPy's functions on a Tensor, t[...] = v, shape-changing += ------------
+
+
+def test_a_list_of_tensors_is_recorded_as_stack() -> None:
+    """Tensor([a, b]) keeps the graph: d/da Σ w · [a, 2b] = w0, d/db = 2 w1."""
+    a = tg.Tensor(1.5, requires_grad=True, dtype=np.float64)
+    b = tg.Tensor(-2.0, requires_grad=True, dtype=np.float64)
+    v = tg.Tensor([a, 2 * b])
+    assert v.requires_grad and v.dtype == np.float64
+    np.testing.assert_array_equal(v.data, [1.5, -4.0])
+    (v * tg.Tensor([3.0, 5.0], dtype=np.float64)).sum().backward()
+    assert a.grad.item() == 3.0 and b.grad.item() == 10.0
+
+
+def test_a_nested_list_mixing_tensors_and_numbers() -> None:
+    a = tg.Tensor([1.0, 2.0], requires_grad=True)
+    m = tg.Tensor([[a, [3, 4]], [[5, 6], a * 3]])
+    assert m.shape == (2, 2, 2) and m.dtype == np.float32  # numbers take a's dtype
+    np.testing.assert_array_equal(m.data, [[[1, 2], [3, 4]], [[5, 6], [3, 6]]])
+    m.sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [4.0, 4.0])
+    assert tg.Tensor([a, a], dtype=np.float64).dtype == np.float64
+
+
+def test_a_list_of_tensors_of_different_shapes_names_the_shapes() -> None:
+    with pytest.raises(ValueError, match=r"\(2,\).*\(3,\)"):
+        tg.Tensor([tg.ones(2), tg.ones(3)])
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "var"])
+def test_numpy_reductions_on_a_tensor_are_recorded(name: str) -> None:
+    """np.sum(t) calls t.sum(axis=None, dtype=None, out=None): the result is the recorded
+    Tensor, with the value NumPy gives for the array."""
+    x = np.array([[1.0, -2.0, 4.0], [0.5, 3.0, -1.0]])
+    t = tg.Tensor(x, requires_grad=True)
+    out = getattr(np, name)(t, axis=1)
+    assert isinstance(out, tg.Tensor) and out.requires_grad
+    np.testing.assert_allclose(out.data, getattr(np, name)(x, axis=1))
+    out.sum().backward()
+    assert t.grad is not None and t.grad.shape == x.shape
+
+
+def test_numpy_functions_on_a_tensor_refuse_out() -> None:
+    t = tg.Tensor([1.0, 2.0])
+    for call in (lambda: np.sum(t, out=np.zeros(())), lambda: np.max(t, out=np.zeros(())),
+                 lambda: np.clip(t, 0, 1, out=np.zeros(2))):
+        with pytest.raises(ValueError, match="out="):  # (NumPy retries a TypeError on arrays)
+            call()
+    assert np.mean(t, dtype=np.float64).dtype == np.float64
+
+
+def test_setitem_changes_the_values_as_numpy_does() -> None:
+    t = tg.Tensor(np.arange(6.0).reshape(2, 3))
+    expected = np.arange(6.0).reshape(2, 3)
+    for index, value in [((0, 1), 9.0), (slice(None), tg.Tensor([7.0, 8.0, 9.0])),
+                         (np.array([True, False]), -1.0), ([1, 1], 0.5)]:
+        t[index] = value
+        expected[index] = value.data if isinstance(value, tg.Tensor) else value
+        np.testing.assert_array_equal(t.data, expected)
+
+
+def test_setitem_that_the_graph_would_record_is_refused() -> None:
+    w = tg.Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"shape \(2,\).*no_grad"):
+        w[0] = 5.0
+    c = tg.zeros(2)
+    with pytest.raises(RuntimeError, match="requires grad"):
+        c[0] = w[1]
+    with tg.no_grad():
+        w[0] = 5.0
+    np.testing.assert_array_equal(w.data, [5.0, 2.0])
+    with pytest.raises(ValueError, match=r"setitem.*\(2,\).*\(3,\)"):
+        c[:] = np.ones(3)
+
+
+def test_a_recorded_in_place_operation_cannot_change_the_shape() -> None:
+    """NumPy refuses y += bigger for an array; the recorded y += bigger must too."""
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    with pytest.raises(ValueError, match=r"in-place add.*\(3, 2\).*\(2,\)"):
+        y += np.ones((3, 2))
+    y += np.ones(2)  # the same shape is fine
+    np.testing.assert_array_equal(y.data, [3.0, 5.0])

@@ -18,6 +18,7 @@ recorded like any other computation and can be differentiated again.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from heapq import heappop, heappush
 from itertools import count
@@ -56,8 +57,55 @@ def _check_finite(array: Any, where: str) -> None:
 
 
 _new = object.__new__
-_next_number = count().__next__  # creation numbers of nodes: the order of the backward pass
+# Creation numbers of nodes, the order of the backward pass; in-place changes are stamped on the
+# same clock, so "changed after this node was made" is one comparison.
+_next_number = count().__next__
 _modes = mode.modes
+_last_change = 0  # the stamp of the newest in-place change of any tensor (0: none yet)
+# Backward passes in several threads may add to the .grad of one shared leaf: read, add, store
+# must not interleave.
+_grad_lock = threading.Lock()
+
+
+def changed_in_place(t: Tensor) -> None:
+    """Record that ``t``'s array was just changed in place (``+=``, ``t[...] = v``, an optimizer
+    step): stamp its version, and that of every tensor it is a view of along the graph (a
+    reshape or a basic index shares its operand's memory)."""
+    global _last_change
+    stamp = _last_change = _next_number()
+    changed = [t]
+    while changed:
+        x = changed.pop()
+        x._version = stamp
+        for v in x._inputs or ():
+            if isinstance(v, Tensor) and np.may_share_memory(v.data, x.data):
+                changed.append(v)
+
+
+def _check_unchanged(t: Tensor, op: Any) -> None:
+    """Refuse to run node ``t``'s rules when a value they read was changed in place after ``t``
+    was made: they would compute the gradient of a function that was never evaluated.
+
+    Each primitive declares what its rules read (``Primitive.reads``: operand positions, and
+    the output's); a user ``Function`` may have kept any of its inputs or its output."""
+    inputs = t._inputs
+    reads = getattr(op, "reads", None)
+    if reads is None:  # a Function
+        read = set(range(len(inputs) + 1))
+    else:
+        # (rule i gives operand i its gradient, and runs only if that operand requires grad)
+        read = {j for operand, positions in zip(inputs, reads)
+                if isinstance(operand, Tensor) and operand._requires_grad for j in positions}
+    for j in sorted(read):
+        v = inputs[j] if j < len(inputs) else t
+        if isinstance(v, Tensor) and v._version > t._seq:
+            what = "its output" if v is t else f"its input {j}"
+            raise RuntimeError(
+                f"backward of '{op_name(op)}': {what}, a tensor of shape {v.data.shape}, was "
+                "changed in place after the forward pass used it, so the gradient would be "
+                "wrong; compute the forward again after changing it (an optimizer's step() "
+                "belongs after backward())"
+            )
 
 
 def record(op: Any, y: Any, inputs: tuple, params: tuple, requires_grad: bool) -> Tensor:
@@ -73,6 +121,7 @@ def record(op: Any, y: Any, inputs: tuple, params: tuple, requires_grad: bool) -
     out.data = y if type(y) is np.ndarray else np.asarray(y)
     out.grad = out._hooks = None
     out._retains_grad = False
+    out._version = 0
     if not _modes.plain:  # grad mode off, or anomaly mode on
         if _modes.anomaly:
             _check_finite(out.data, f"the forward of '{op_name(op)}'")
@@ -215,6 +264,8 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                     "were released by an earlier backward(); pass retain_graph=True to the first "
                     "backward() if you need to backpropagate through it again"
                 )
+            if t._seq < _last_change:  # something was changed in place after t was made
+                _check_unchanged(t, op)
             if t._hooks:
                 g = _run_hooks(t, g, create_graph)
                 owned.discard(id(t))  # a hook's result may be an array its user keeps
@@ -296,8 +347,9 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                 grad_updates.append((x, g))
             elif id(x) in targets:
                 captured[id(x)] = g
-        for t, g in grad_updates:
-            _accumulate_grad(t, g, create_graph, id(t) in owned)
+        with _grad_lock:
+            for t, g in grad_updates:
+                _accumulate_grad(t, g, create_graph, id(t) in owned)
         if not retain_graph:
             for t in passed:
                 t._inputs = t._params = None

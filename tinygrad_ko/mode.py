@@ -8,6 +8,7 @@ operation check its result for NaN and infinity. Both are thread-local, so one t
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -70,10 +71,40 @@ class _Switch:
         setattr(modes, self._field, self._previous.pop())
 
     def __call__(self, func: F) -> F:
+        if inspect.isgeneratorfunction(func):
+            return self._generator(func)
+
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with type(self)():
                 return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    def _generator(self, func: F) -> F:
+        """A generator function whose body runs with the mode set, as PyTorch does: the mode is
+        set around each resumption of the generator, and the caller's mode is back at each
+        ``yield`` (a generator's body runs piecemeal, interleaved with its caller's code)."""
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            generator = func(*args, **kwargs)  # (making a generator runs none of its body)
+            resume, value = generator.send, None
+            while True:
+                with type(self)():
+                    try:
+                        request = resume(value)
+                    except StopIteration as stop:
+                        return stop.value
+                try:
+                    value = yield request
+                    resume = generator.send
+                except GeneratorExit:
+                    with type(self)():
+                        generator.close()
+                    raise
+                except BaseException as error:  # thrown in by the caller: the body handles it
+                    resume, value = generator.throw, error
 
         return wrapper  # type: ignore[return-value]
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from tinygrad_ko import functions as F
 from tinygrad_ko import ops
+from tinygrad_ko.engine import changed_in_place
 from tinygrad_ko.tensor import Tensor, _generator, get_default_dtype
 
 
@@ -108,6 +109,7 @@ class Module:
             values[name] = value
         for name, p in params.items():
             p.data[...] = values[name]
+            changed_in_place(p)  # a graph made before the load can no longer run backward
 
     def train(self, mode: bool = True) -> Module:
         """Set training mode on this module and every sub-module; returns self."""

@@ -1,11 +1,19 @@
 """The table of derivatives: every primitive operation, its NumPy forward and its gradient rules.
 
-Each row is ``name = Primitive("name", forward, rule_for_operand_0, rule_for_operand_1, ...)``.
-A rule gets the upstream gradient ``g``, the operands, the output ``y`` and the operation's
-parameters, and returns the gradient for its operand. Rules are written only with operators,
-methods that NumPy arrays and Tensors share (``reshape``, ``sum``, ``swapaxes``, ``[...]``) and the
-primitives of this table, which accept both. So one rule serves every order: the engine feeds it
-arrays for a plain backward pass and Tensors when ``create_graph=True`` records the pass itself.
+Each row is ``name = Primitive("name", forward, rule_for_operand_0, rule_for_operand_1, ...,
+reads=...)``. A rule gets the upstream gradient ``g``, the operands, the output ``y`` and the
+operation's parameters, and returns the gradient for its operand. ``reads`` names, rule by rule,
+the values whose contents the rule uses (a rule that uses only a shape reads nothing): the
+engine refuses a backward pass after one of them was changed in place.
+
+Rules are written only with operators, methods that NumPy arrays and Tensors share
+(``reshape``, ``sum``, ``swapaxes``, ``[...]``) and the primitives of this table, which accept
+both. So one rule serves every order: the engine feeds it arrays for a plain backward pass and
+Tensors when ``create_graph=True`` records the pass itself.
+
+Conventions at NaN: a rule evaluates its formula there, so a NaN in gives a NaN gradient wherever
+the derivative reads it; masks of kinks (relu, clip, max, maximum) are NaN at NaN rather than 0
+or 1, so that no NaN vanishes (PyTorch calls relu'(nan) 0; here it is NaN).
 
 Conventions at kinks, chosen here once: relu'(0) = 0, abs'(0) = 0, ties in max/min/maximum/minimum
 split the gradient evenly, clip passes the gradient at its bounds, ``select`` (``where``) sends
@@ -20,6 +28,7 @@ Everything composed from these primitives (var, softmax, stack, ...) lives in ``
 from __future__ import annotations
 
 import builtins
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -33,10 +42,14 @@ from tinygrad_ko.tensor import Tensor
 class Primitive:
     """An operation with a NumPy forward and one gradient rule per operand (tensor input)."""
 
-    __slots__ = ("arity", "forward", "name", "rules")
+    __slots__ = ("arity", "forward", "name", "reads", "rules")
 
-    def __init__(self, name: str, forward: Callable, *rules: Callable) -> None:
+    def __init__(self, name: str, forward: Callable, *rules: Callable,
+                 reads: tuple[str, ...] = ()) -> None:
         self.name, self.forward, self.rules, self.arity = name, forward, rules, len(rules)
+        # For each rule, the positions it reads among (operand 0, operand 1, ..., output).
+        self.reads = tuple(_positions(name, rule, names)
+                           for rule, names in zip(rules, reads + ("",) * len(rules)))
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
@@ -81,6 +94,16 @@ class Primitive:
         """The gradient for each operand that needs one (None for the others)."""
         return [rule(g, *xs, y, *params) if need else None
                 for rule, need in zip(self.rules, needs)]
+
+
+def _positions(name: str, rule: Callable, names: str) -> tuple[int, ...]:
+    """The positions of ``names`` ("b y") among a rule's operands and output, found by the
+    rule's own parameter names (g, then the operands, then y)."""
+    parameters = list(inspect.signature(rule).parameters)[1:]
+    positions = tuple(parameters.index(n) if n in parameters else -1 for n in names.split())
+    if -1 in positions or builtins.max(positions, default=0) > parameters.index("y"):
+        raise ValueError(f"{name}: reads={names!r} names a value its rule {parameters} lacks")
+    return positions
 
 
 class NonDifferentiable(Primitive):
@@ -167,31 +190,43 @@ def count(x: Any, axis: tuple | None) -> int:
     return math.prod(shape) if axis is None else math.prod(shape[a] for a in axis)
 
 
+def _unless_nan(mask: Any, *xs: Any) -> Any:
+    """``mask`` with NaN wherever one of ``xs`` is NaN. A derivative made of comparisons (a
+    kink's) would otherwise call the derivative at NaN 0 or 1 and hide the NaN."""
+    for x in xs:
+        mask = np.where(np.isnan(x), x, mask)
+    return mask
+
+
 def _share(a: Any, b: Any) -> Any:
-    """1 where ``a`` beats ``b``, ½ on ties, 0 where it loses (the gradient share of ``a``)."""
-    return (a > b) + 0.5 * (a == b)
+    """1 where ``a`` beats ``b``, ½ on ties, 0 where it loses (the gradient share of ``a``); NaN
+    where either is NaN."""
+    return _unless_nan((a > b) + 0.5 * (a == b), a, b)
 
 
 def _sigmoid(x: Any) -> Any:
     a = np.abs(x)
-    # e^-a in (0, 1]: no overflow for any x; set to 0 where it would underflow (y is 0 or 1)
-    e = np.exp(-a, out=np.zeros_like(a), where=a < -np.log(np.finfo(a.dtype).tiny))
+    # e^-a in (0, 1]: no overflow for any x; set to 0 where it would underflow (y is 0 or 1).
+    # (written "not a >= limit" so that NaN goes through exp and stays NaN)
+    e = np.exp(-a, out=np.zeros_like(a), where=~(a >= -np.log(np.finfo(a.dtype).tiny)))
     return np.where(x >= 0, 1, e) / (1 + e)
 
 
 # ---- elementwise, one operand: d/dx given upstream g, operand x, output y ------------------------
 
 neg = Primitive("neg", np.negative, lambda g, x, y: -g)
-exp = Primitive("exp", np.exp, lambda g, x, y: g * y)
-log = Primitive("log", np.log, lambda g, x, y: g / x)
-sqrt = Primitive("sqrt", np.sqrt, lambda g, x, y: g / (2 * y))
-sin = Primitive("sin", np.sin, lambda g, x, y: g * cos(x))
-cos = Primitive("cos", np.cos, lambda g, x, y: -g * sin(x))
-tanh = Primitive("tanh", np.tanh, lambda g, x, y: g * (1 - y * y))
-sigmoid = Primitive("sigmoid", _sigmoid, lambda g, x, y: g * y * (1 - y))
-relu = Primitive("relu", lambda x: np.maximum(x, 0), lambda g, x, y: g * (constant(x) > 0))
-abs = Primitive("abs", np.abs, lambda g, x, y: g * np.sign(constant(x)))
-square = Primitive("square", np.square, lambda g, x, y: g * 2 * x)
+exp = Primitive("exp", np.exp, lambda g, x, y: g * y, reads=("y",))
+log = Primitive("log", np.log, lambda g, x, y: g / x, reads=("x",))
+sqrt = Primitive("sqrt", np.sqrt, lambda g, x, y: g / (2 * y), reads=("y",))
+sin = Primitive("sin", np.sin, lambda g, x, y: g * cos(x), reads=("x",))
+cos = Primitive("cos", np.cos, lambda g, x, y: -g * sin(x), reads=("x",))
+tanh = Primitive("tanh", np.tanh, lambda g, x, y: g * (1 - y * y), reads=("y",))
+sigmoid = Primitive("sigmoid", _sigmoid, lambda g, x, y: g * y * (1 - y), reads=("y",))
+# relu' is the step function: 0 for x <= 0, 1 for x > 0, NaN at NaN (np.heaviside)
+relu = Primitive("relu", lambda x: np.maximum(x, 0),
+                 lambda g, x, y: g * np.heaviside(constant(x), 0), reads=("x",))
+abs = Primitive("abs", np.abs, lambda g, x, y: g * np.sign(constant(x)), reads=("x",))
+square = Primitive("square", np.square, lambda g, x, y: g * 2 * x, reads=("x",))
 def _cast(x: Any, dtype: np.dtype) -> Any:
     if dtype.kind != "f":  # an integer result has no gradient: Tensor.astype does not record it
         raise TypeError(f"astype: a recorded cast must be to a float dtype, got {dtype}")
@@ -201,16 +236,20 @@ def _cast(x: Any, dtype: np.dtype) -> Any:
 astype = Primitive("astype", _cast,
                    lambda g, x, y, dtype: g.astype(x.dtype))
 clip = Primitive("clip", np.clip,
-                 lambda g, x, y, lo, hi: g * ((lo is None or constant(x) >= lo)
-                                              & (hi is None or constant(x) <= hi)))
+                 lambda g, x, y, lo, hi: g * _unless_nan((lo is None or constant(x) >= lo)
+                                                         & (hi is None or constant(x) <= hi),
+                                                         constant(x)),
+                 reads=("x",))
 
 # ---- elementwise, two operands (broadcasting): d/da and d/db -------------------------------------
 
 identity = Primitive("identity", np.positive, lambda g, x, y: g)  # a new node, same values
 add = Primitive("add", np.add, lambda g, a, b, y: g, lambda g, a, b, y: g)
 sub = Primitive("sub", np.subtract, lambda g, a, b, y: g, lambda g, a, b, y: -g)
-mul = Primitive("mul", np.multiply, lambda g, a, b, y: g * b, lambda g, a, b, y: g * a)
-div = Primitive("div", np.divide, lambda g, a, b, y: g / b, lambda g, a, b, y: -g * y / b)
+mul = Primitive("mul", np.multiply, lambda g, a, b, y: g * b, lambda g, a, b, y: g * a,
+                reads=("b", "a"))
+div = Primitive("div", np.divide, lambda g, a, b, y: g / b, lambda g, a, b, y: -g * y / b,
+                reads=("b", "b y"))
 
 
 def _pow_grad_base(g: Any, a: Any, b: Any, y: Any) -> Any:
@@ -230,13 +269,14 @@ def _pow_grad_base(g: Any, a: Any, b: Any, y: Any) -> Any:
 
 # d/db a^b = a^b log a is 0 at a = 0 (for b > 0), not 0 · −inf: log sees 1 there.
 pow = Primitive("pow", np.power, _pow_grad_base,
-                lambda g, a, b, y: g * y * log(select(1, a, constant(a) == 0)))
+                lambda g, a, b, y: g * y * log(select(1, a, constant(a) == 0)),
+                reads=("a b", "a y"))
 maximum = Primitive("maximum", np.maximum,
                     lambda g, a, b, y: g * _share(constant(a), constant(b)),
-                    lambda g, a, b, y: g * _share(constant(b), constant(a)))
+                    lambda g, a, b, y: g * _share(constant(b), constant(a)), reads=("a b", "a b"))
 minimum = Primitive("minimum", np.minimum,
                     lambda g, a, b, y: g * _share(constant(b), constant(a)),
-                    lambda g, a, b, y: g * _share(constant(a), constant(b)))
+                    lambda g, a, b, y: g * _share(constant(a), constant(b)), reads=("a b", "a b"))
 # where(cond, a, b), with the condition as a parameter: it is not differentiable.
 select = Primitive("where", lambda a, b, cond: np.where(cond, a, b),
                    lambda g, a, b, y, cond: select(g, 0, cond),
@@ -268,7 +308,7 @@ def _matmul_grad_b(g: Any, a: Any, b: Any, y: Any) -> Any:
     return a.swapaxes(-1, -2) @ g
 
 
-matmul = Primitive("matmul", np.matmul, _matmul_grad_a, _matmul_grad_b)
+matmul = Primitive("matmul", np.matmul, _matmul_grad_a, _matmul_grad_b, reads=("b", "a"))
 
 # ---- reductions over axis (a tuple of axes, or None for all), keeping dims or not ----------------
 
@@ -276,7 +316,9 @@ matmul = Primitive("matmul", np.matmul, _matmul_grad_a, _matmul_grad_b)
 def _max_grad(g: Any, x: Any, y: Any, axis: tuple | None, keepdims: bool) -> Any:
     shape = x.shape
     winners = constant(x) == constant(_kept(y, shape, axis, keepdims))
-    return _kept(g, shape, axis, keepdims) * (winners / winners.sum(axis=axis, keepdims=True))
+    with np.errstate(invalid="ignore"):  # no winner where the maximum is NaN: 0/0 is NaN there
+        share = winners / winners.sum(axis=axis, keepdims=True)
+    return _kept(g, shape, axis, keepdims) * share
 
 
 def _max(x: Any, axis: tuple | None, keepdims: bool) -> Any:
@@ -312,13 +354,13 @@ mean = Primitive("mean",
                  lambda g, x, y, axis, keepdims:
                      broadcast_to(_kept(g / count(x, axis), x.shape, axis, keepdims), x.shape))
 max = Primitive("max", _max,
-                _max_grad)
+                _max_grad, reads=("x y",))
 min = Primitive("min", lambda x, axis, keepdims: np.minimum.reduce(x, axis=axis, keepdims=keepdims),
-                _max_grad)
+                _max_grad, reads=("x y",))
 # Fused for stability: log Σ exp(x - m) + m never overflows. Its derivative is softmax(x).
 logsumexp = Primitive("logsumexp", _logsumexp,
                       lambda g, x, y, axis, keepdims: _kept(g, x.shape, axis, keepdims)
-                      * exp(x - _kept(y, x.shape, axis, keepdims)))
+                      * exp(x - _kept(y, x.shape, axis, keepdims)), reads=("x y",))
 
 # ---- softmax cross entropy, fused into one node -------------------------------------------------
 # E = −(1/N) Σ t log softmax(z) over the last axis, N the batch (first axis when z has two or
@@ -367,11 +409,13 @@ def _softmax(z: Any) -> Any:
 softmax_cross_entropy = Primitive(
     "softmax_cross_entropy", _softmax_cross_entropy,
     lambda g, z, t, y: g * (_softmax(z) * t.sum(axis=-1, keepdims=True) - t) / batch_size(z),
-    lambda g, z, t, y: -g * (z - logsumexp(z, (z.ndim - 1,), True)) / batch_size(z))
+    lambda g, z, t, y: -g * (z - logsumexp(z, (z.ndim - 1,), True)) / batch_size(z),
+    reads=("z t", "z"))
 softmax_cross_entropy_labels = Primitive(
     "softmax_cross_entropy_labels", _softmax_cross_entropy_labels,
     lambda g, z, y, labels:
-        (_softmax(z) - _one_hot(labels, z.shape, constant(z).dtype)) * (g / batch_size(z)))
+        (_softmax(z) - _one_hot(labels, z.shape, constant(z).dtype)) * (g / batch_size(z)),
+    reads=("z",))
 
 # ---- shape: the gradient undoes the rearrangement ------------------------------------------------
 

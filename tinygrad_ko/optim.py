@@ -11,12 +11,29 @@ a parameter took no part in the loss) and changes ``p.data`` in place, under ``n
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from tinygrad_ko.engine import changed_in_place
 from tinygrad_ko.tensor import Tensor
+
+
+def _check_hyperparameter(optimizer: str, name: str, value: float, *, low_open: bool = False,
+                          high: float | None = None) -> None:
+    """Refuse a hyperparameter outside [0, high) ((0, high) when ``low_open``), naming it.
+    Finiteness is checked on its own: inf passes ``value > 0`` and NaN fails every comparison
+    (so ``value < 0`` lets it through), and either would turn every parameter into NaN at the
+    first step, far from the mistake."""
+    rule = ("> 0" if low_open else ">= 0") if high is None else f"in [0, {high:g})"
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{optimizer}: {name} must be a number {rule}, got {value!r}")
+    in_range = (value > 0 if low_open else value >= 0) and (high is None or value < high)
+    if not (math.isfinite(value) and in_range):
+        raise ValueError(f"{optimizer}: {name} must be a finite number {rule}, got {value!r}")
 
 
 class Optimizer:
@@ -35,8 +52,7 @@ class Optimizer:
         if len({id(p) for p in params}) != len(params):
             raise ValueError(f"{type(self).__name__}: a parameter is given twice (it would be "
                              "updated twice per step)")
-        if not lr > 0:
-            raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr}")
+        _check_hyperparameter(type(self).__name__, "lr", lr, low_open=True)
         self.params: list[Tensor] = params
         self.lr = lr
         self.state: list[dict[str, Any]] = [{} for _ in params]
@@ -55,6 +71,7 @@ class Optimizer:
         for p, state in zip(self.params, self.state):
             if p.grad is not None:
                 self.update(p.data, p.grad.data, state)
+                changed_in_place(p)  # a graph made before this step can no longer run backward
 
     def update(self, value: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
         """Change one parameter's ``value`` in place from its ``grad`` and its ``state``."""
@@ -71,8 +88,8 @@ class SGD(Optimizer):
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(params, lr)
-        if momentum < 0 or weight_decay < 0:
-            raise ValueError("SGD: momentum and weight_decay must be >= 0")
+        _check_hyperparameter("SGD", "momentum", momentum)
+        _check_hyperparameter("SGD", "weight_decay", weight_decay)
         if nesterov and momentum == 0:
             raise ValueError("SGD: nesterov needs momentum > 0")
         self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
@@ -97,11 +114,14 @@ class Adam(Optimizer):
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
-        if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError(f"Adam: betas must be in [0, 1), got {betas}")
-        if not eps > 0 or weight_decay < 0:
-            raise ValueError(f"Adam: eps must be > 0 and weight_decay >= 0, got {eps}, "
-                             f"{weight_decay}")
+        try:
+            beta1, beta2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}") from None
+        for i, beta in enumerate((beta1, beta2)):
+            _check_hyperparameter("Adam", f"betas[{i}]", beta, high=1.0)
+        _check_hyperparameter("Adam", "eps", eps, low_open=True)
+        _check_hyperparameter("Adam", "weight_decay", weight_decay)
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
 
     def update(self, value: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:

@@ -5,7 +5,9 @@ operation graph: the operation (``_op``), the operands it was applied to (``_inp
 operation's non-differentiable parameters (``_params``, such as an axis) and its creation number
 (``_seq``, which orders the backward pass). Leaves, the tensors a user makes, keep none of them.
 Nothing else is recorded, so the graph is freed by reference counting alone as soon as nobody
-holds its output.
+holds its output. Every tensor also has a version (``_version``): the creation-number clock's
+time of its last in-place change, 0 if it never had one. A node whose gradient rule reads a
+tensor that was changed after the node was made refuses to backpropagate (see ``engine``).
 
 What lives here: construction and dtype rules, the constructors (``zeros``, ``randn``, ...) and
 the method and operator surface, each method a one-line call into ``ops`` (the derivative table)
@@ -61,6 +63,28 @@ def _to_array(data: ArrayLike, dtype: Any = None) -> np.ndarray:
     return array
 
 
+def _holds_tensor(data: list | tuple) -> bool:
+    """Whether a nested list holds a Tensor anywhere."""
+    pending = [data]
+    while pending:
+        for x in pending.pop():
+            if isinstance(x, Tensor):
+                return True
+            if isinstance(x, (list, tuple)):
+                pending.append(x)
+    return False
+
+
+def _stacked(data: list | tuple, dtype: Any) -> Tensor:
+    """``tg.stack`` of a nested list's rows, level by level; numbers and arrays beside the
+    Tensors are constants of the first Tensor's dtype. Cast to ``dtype`` if one is given."""
+    rows = [_stacked(x, None) if isinstance(x, (list, tuple)) and _holds_tensor(x) else x
+            for x in data]
+    kind = next(x.data.dtype for x in rows if isinstance(x, Tensor))
+    out = functions.stack([x if isinstance(x, Tensor) else _to_array(x, kind) for x in rows])
+    return out if dtype is None or np.dtype(dtype) == out.data.dtype else out.astype(dtype)
+
+
 def _check_can_require_grad(dtype: np.dtype) -> None:
     if dtype.kind != "f":
         raise TypeError(
@@ -76,12 +100,18 @@ class Tensor:
     NumPy array or a Tensor, always copied. A float NumPy array or scalar (or a Tensor) keeps its
     dtype; anything else becomes the default float dtype (``float32``, see
     ``set_default_dtype``); ``dtype`` forces one. Only float tensors can require grad.
+
+    A list with Tensors inside (``Tensor([a, b])``) is recorded as ``tg.stack``, so the result
+    stays in the graph of a and b instead of silently cutting it.
     """
 
     __slots__ = ("__weakref__", "_hooks", "_inputs", "_op", "_params", "_requires_grad",
-                 "_retains_grad", "_seq", "data", "grad")
+                 "_retains_grad", "_seq", "_version", "data", "grad")
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
+        if isinstance(data, (list, tuple)) and _holds_tensor(data):
+            self._become(_stacked(data, dtype), requires_grad)
+            return
         array = _to_array(data, dtype)
         if requires_grad:
             _check_can_require_grad(array.dtype)
@@ -93,6 +123,18 @@ class Tensor:
         self._params: tuple | None = None
         self._retains_grad = False
         self._hooks: list | None = None
+        self._version = 0
+
+    def _become(self, made: Tensor, requires_grad: bool) -> None:
+        """Be ``made``, a result nobody else holds: its array and, if it has one, its node."""
+        if requires_grad:
+            _check_can_require_grad(made.data.dtype)
+        self.data, self.grad, self._hooks = made.data, None, None
+        self._retains_grad, self._version = False, 0
+        self._op, self._inputs, self._params = made._op, made._inputs, made._params
+        self._requires_grad = made._requires_grad or bool(requires_grad)
+        if made._op is not None:
+            self._seq = made._seq
 
     @classmethod
     def _make(cls, data: np.ndarray, requires_grad: bool = False) -> Tensor:
@@ -103,6 +145,7 @@ class Tensor:
         t._requires_grad = requires_grad
         t._op = t._inputs = t._params = t._hooks = None
         t._retains_grad = False
+        t._version = 0
         return t
 
     # ---- attributes ------------------------------------------------------------------------------
@@ -322,9 +365,9 @@ class Tensor:
     # In-place arithmetic changes ``data`` only when no graph is being recorded for it (inside
     # ``no_grad``, or when nothing involved requires grad): that is the parameter update
     # ``w -= lr * w.grad``. A leaf that requires grad cannot be changed in place while the graph is
-    # recorded (its gradient would be lost); any other tensor falls back to ``a = a + b``.
-    # Changing in place a tensor that a graph not yet backpropagated still reads changes what that
-    # backward computes: update parameters after ``backward()``, as every optimizer does.
+    # recorded (its gradient would be lost); any other tensor falls back to ``a = a + b``, which
+    # must keep a's shape, as NumPy's in-place operations do. A change in place bumps the tensor's
+    # version: a graph not yet backpropagated that reads the old values then refuses to run.
     def _inplace(self, ufunc: np.ufunc, op: Callable, other: ArrayLike) -> Tensor:
         other_requires_grad = isinstance(other, Tensor) and other._requires_grad
         if mode.modes.grad_enabled and (self._requires_grad or other_requires_grad):
@@ -333,7 +376,11 @@ class Tensor:
                     f"in-place {ufunc.__name__} on a leaf tensor that requires grad: "
                     "do parameter updates inside `with tg.no_grad():`"
                 )
-            return op(self, other)
+            out = op(self, other)
+            if out.data.shape != self.data.shape:
+                raise ValueError(f"in-place {op.name}: the result would have shape "
+                                 f"{out.data.shape}, not the tensor's shape {self.data.shape}")
+            return out
         value = other.data if isinstance(other, Tensor) else other
         try:
             ufunc(self.data, value, out=self.data, casting="same_kind")
@@ -341,7 +388,29 @@ class Tensor:
             raise _engine.renamed(
                 error, f"in-place {op.name}: {error} (shapes {self.data.shape} and "
                 f"{np.shape(value)})") from None
+        _engine.changed_in_place(self)
         return self
+
+    def __setitem__(self, index: Any, value: ArrayLike) -> None:
+        """``t[index] = value`` changes ``t.data`` in place, as NumPy does, and bumps t's version.
+
+        It is never recorded: inside the graph, write it as an expression (``tg.where``,
+        ``tg.concatenate``) instead, or change the values inside ``with tg.no_grad():``."""
+        value_requires_grad = isinstance(value, Tensor) and value._requires_grad
+        if mode.modes.grad_enabled and (self._requires_grad or value_requires_grad):
+            raise RuntimeError(
+                f"t[...] = value on a tensor of shape {self.data.shape} would change a tensor "
+                "the graph records (the tensor or the value requires grad): write it as an "
+                "expression (tg.where, tg.concatenate), or inside `with tg.no_grad():`"
+            )
+        index = ops.normalize_index(index)
+        array = value.data if isinstance(value, Tensor) else value
+        try:
+            self.data[index] = array
+        except (ValueError, TypeError, IndexError) as error:
+            raise _engine.renamed(error, f"setitem: {error} (tensor of shape "
+                                  f"{self.data.shape}, value of shape {np.shape(array)})") from None
+        _engine.changed_in_place(self)
 
     def __iadd__(self, other: ArrayLike) -> Tensor:
         return self._inplace(np.add, ops.add, other)
@@ -409,9 +478,9 @@ class Tensor:
         """x², elementwise; d/dx = 2x."""
         return ops.square(self)
 
-    def clip(self, lo: float | None = None, hi: float | None = None) -> Tensor:
+    def clip(self, lo: float | None = None, hi: float | None = None, *, out: None = None) -> Tensor:
         """x limited to [lo, hi]; the gradient passes where lo ≤ x ≤ hi."""
-        return functions.clip(self, lo, hi)
+        return functions.clip(_numpy_args(self, "clip", None, out), lo, hi)
 
     def maximum(self, other: ArrayLike) -> Tensor:
         """Elementwise larger of self and other; ties split the gradient evenly."""
@@ -431,25 +500,31 @@ class Tensor:
 
     # ---- reductions ------------------------------------------------------------------------------
 
-    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    # ``dtype`` and ``out`` are there for NumPy: ``np.sum(t)`` calls ``t.sum(axis=None,
+    # dtype=None, out=None)``. A dtype casts first; ``out`` must be None (the result is new).
+
+    def sum(self, axis: Axis = None, keepdims: bool = False, *, dtype: Any = None,
+            out: None = None) -> Tensor:
         """Σ over ``axis`` (all axes when None); the gradient is broadcast back."""
-        return functions.sum(self, axis, keepdims)
+        return functions.sum(_numpy_args(self, "sum", dtype, out), axis, keepdims)
 
-    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    def mean(self, axis: Axis = None, keepdims: bool = False, *, dtype: Any = None,
+             out: None = None) -> Tensor:
         """(1/n) Σ over ``axis``."""
-        return functions.mean(self, axis, keepdims)
+        return functions.mean(_numpy_args(self, "mean", dtype, out), axis, keepdims)
 
-    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    def max(self, axis: Axis = None, keepdims: bool = False, *, out: None = None) -> Tensor:
         """Largest element over ``axis``; tied maxima share the gradient evenly."""
-        return functions.max(self, axis, keepdims)
+        return functions.max(_numpy_args(self, "max", None, out), axis, keepdims)
 
-    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    def min(self, axis: Axis = None, keepdims: bool = False, *, out: None = None) -> Tensor:
         """Smallest element over ``axis``; tied minima share the gradient evenly."""
-        return functions.min(self, axis, keepdims)
+        return functions.min(_numpy_args(self, "min", None, out), axis, keepdims)
 
-    def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0, *,
+            dtype: Any = None, out: None = None) -> Tensor:
         """Variance over ``axis`` as ``np.var`` (``ddof=0``)."""
-        return functions.var(self, axis, keepdims, ddof)
+        return functions.var(_numpy_args(self, "var", dtype, out), axis, keepdims, ddof)
 
     def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """log Σ exp(x) over ``axis``, without overflow; its gradient is softmax(x)."""
@@ -500,6 +575,15 @@ class Tensor:
     def matmul(self, other: ArrayLike) -> Tensor:
         """Matrix product as ``np.matmul`` (batched, 1-D operands promoted)."""
         return ops.matmul(self, other)
+
+
+def _numpy_args(t: Tensor, name: str, dtype: Any, out: Any) -> Tensor:
+    """``t`` cast to ``dtype`` (if given), after refusing an ``out`` array: NumPy's functions
+    (``np.sum(t)``) pass both to the method, and a Tensor's result is always a new Tensor."""
+    if out is not None:  # (not a TypeError: np.clip would retry the call on the array)
+        raise ValueError(f"{name}: out= is not supported for a Tensor (got {type(out).__name__}); "
+                        "use the returned Tensor")
+    return t if dtype is None or np.dtype(dtype) == t.data.dtype else t.astype(dtype)
 
 
 class _HookHandle:
