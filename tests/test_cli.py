@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -178,6 +179,8 @@ def test_train_plot_without_matplotlib_stops_before_training(tmp_path) -> None:
     ("--hidden", "0", "expected a positive integer"),
     ("--batch-size", "x", "expected a positive integer"),
     ("--optimizer", "rmsprop", "invalid choice"),
+    ("--lr", "inf", "not finite"),   # inf passes "lr > 0" and makes every parameter NaN
+    ("--seed", "-5", "expected a non-negative integer"),  # NumPy's seeds are non-negative
 ])
 def test_train_rejects_bad_options_with_usage(option: str, value: str, message: str) -> None:
     result = run_at_root("train", option, value, "--quiet")
@@ -306,3 +309,128 @@ def test_train_refuses_a_folder_for_save_and_a_non_png_plot_before_training(tmp_
 def test_graph_into_a_missing_folder_is_a_clear_error(tmp_path) -> None:
     result = run_at_root("graph", "x * y", "-o", str(tmp_path / "missing" / "g.dot"))
     assert result.returncode == 2 and result.stderr.startswith("graph: ")
+
+
+# ---- a legacy console encoding (cp949: Korean Windows) ---------------------------------------
+
+
+@pytest.mark.parametrize("command", ["example", "gradcheck", "train"])
+def test_a_cp949_console_prints_every_command_readably(tmp_path, command) -> None:
+    # cp949 encodes Hangul, ½, Σ and ×, but not "−" (U+2212), which the output uses; nor can
+    # it encode a user's path with one in it.
+    save = tmp_path / "model−1.npz"
+    args = {"example": [], "gradcheck": ["gradcheck", "--examples", "2"],
+            "train": ["train", "--epochs", "1", "--save", str(save)]}[command]
+    result = subprocess.run([sys.executable, "-m", "tinygrad_ko", *args], capture_output=True,
+                            timeout=120, cwd=ROOT, env={**os.environ, "PYTHONIOENCODING": "cp949"})
+    out, err = result.stdout.decode("cp949"), result.stderr.decode("cp949")
+    assert result.returncode == 0, err
+    assert "Traceback" not in err and "\\u" not in out + err
+    if command == "example":
+        assert "손실 함수를 식으로 쓰고" in out  # Korean stays readable
+        assert "SE = ½ Σ (y - t)²" in out and "backward() == y - t : True" in out
+    elif command == "gradcheck":
+        assert "max |auto - hand|" in out
+        assert sum(line.endswith(" ok") for line in out.splitlines()) == 5
+    else:
+        assert out.startswith("digits 8×8, MLP")
+        assert f"saved the parameters to {tmp_path / 'model-1.npz'}" in out
+        assert save.exists()  # the file has its real name; only the printed name is ASCII
+
+
+# ---- Ctrl-C during train -------------------------------------------------------------------------
+
+INTERRUPTED_LINE = re.compile(r"^train: interrupted at epoch (\d+)/1000 \((\d+) epochs? "
+                              r"completed; saved their parameters to (.+)\)$")
+
+
+def test_ctrl_c_during_train_saves_the_last_completed_epoch_and_exits_130(tmp_path) -> None:
+    import tinygrad_ko as tg
+    from tinygrad_ko.train import TrainConfig, train_digits
+
+    path = tmp_path / "model.npz"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tinygrad_ko", "train", "--epochs", "1000", "--save", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        for line in process.stdout:  # wait until the first epoch has completed
+            if EPOCH_LINE.match(line.strip()):
+                break
+        process.send_signal(signal.SIGINT)
+        rest, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if "interrupted" in line]
+    assert len(lines) == 1 and err.rstrip().endswith(lines[0]), err
+    m = INTERRUPTED_LINE.match(lines[0])
+    assert m, lines[0]
+    completed = int(m[2])
+    assert completed >= 1 and int(m[1]) == completed + 1 and m[3] == str(path)
+    assert "test accuracy" not in rest
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]  # no temporary file left
+    # The file holds the parameters after exactly `completed` epochs, not a partial epoch's.
+    expected = train_digits(TrainConfig(epochs=completed)).model.state_dict()
+    saved = tg.load(path)
+    assert set(saved) == set(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(saved[name], value, rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def main_without_escaping_interrupts(argv: list[str]) -> int:
+    """``cli.main(argv)``, failing the test (not stopping pytest) if a KeyboardInterrupt escapes."""
+    from tinygrad_ko import cli
+
+    try:
+        return cli.main(argv)
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped from cli.main")
+
+
+def test_ctrl_c_before_an_epoch_completes_saves_nothing(tmp_path, monkeypatch, capsys) -> None:
+    from tinygrad_ko import train
+
+    def interrupted(*args, **kwargs):  # Ctrl-C while the first epoch's accuracy is measured
+        raise KeyboardInterrupt
+
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"an older model")
+    monkeypatch.setattr(train, "accuracy", interrupted)
+    assert main_without_escaping_interrupts(
+        ["train", "--epochs", "3", "--quiet", "--save", str(path)]) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "train: interrupted at epoch 1/3 (no epoch completed; nothing saved)\n"
+    assert captured.out == ""
+    assert path.read_bytes() == b"an older model"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+def test_ctrl_c_in_any_command_is_one_line_and_exit_130(monkeypatch, capsys) -> None:
+    from tinygrad_ko import cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "worked_example", interrupted)
+    assert main_without_escaping_interrupts([]) == 130
+    assert capsys.readouterr().err == "tinygrad_ko: interrupted\n"
+
+
+# ---- --save into a place nobody can write --------------------------------------------------------
+
+
+def test_train_save_where_no_file_can_be_made_fails_before_training_naming_the_path(
+        tmp_path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_bytes(b"")
+    # Unwritable even for root: below a regular file, and in /proc.
+    for target, reason in [(a_file / "inside" / "model.npz", f"{a_file} is a file, not a folder"),
+                           (Path("/proc/model.npz"), "/proc")]:
+        result = run_at_root("train", "--epochs", "1", "--save", str(target))
+        assert result.returncode == 2
+        assert result.stderr.startswith(f"train: --save {target}: "), result.stderr
+        assert reason in result.stderr and "(nothing was trained)" in result.stderr
+        assert ".tmp" not in result.stderr and "Traceback" not in result.stderr
+        assert "epoch" not in result.stdout + result.stderr

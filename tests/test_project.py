@@ -40,3 +40,26 @@ def test_ruff_is_clean() -> None:
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def project_dependencies() -> list[str]:
+    """``[project].dependencies`` of pyproject.toml: by tomllib where Python has it (3.11+), else
+    by a regex over the file's text (the project supports 3.10, which lacks tomllib)."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    try:
+        import tomllib
+    except ImportError:
+        section = re.search(r"^\[project\]\n(.*?)(?=^\[|\Z)", text, flags=re.M | re.S)
+        assert section, "pyproject.toml has no [project] table"
+        listed = re.search(r"^dependencies\s*=\s*\[(.*?)\]", section[1], flags=re.M | re.S)
+        assert listed, "[project] has no dependencies"
+        return re.findall(r'"([^"]+)"', listed[1])
+    return tomllib.loads(text)["project"]["dependencies"]
+
+
+def test_hypothesis_is_a_runtime_dependency() -> None:
+    # tg.testing.strategies, check_property, `python -m tinygrad_ko gradcheck` and the README's
+    # custom-loss snippet must work right after `pip install .`, without the test extra.
+    names = {re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower()
+             for requirement in project_dependencies()}
+    assert {"numpy", "hypothesis"} <= names

@@ -384,3 +384,82 @@ def test_names_that_numpy_savez_would_swallow_are_refused(tmp_path, name):
     with pytest.raises(ValueError, match="invalid name"):
         tg.save({name: np.ones(2)}, path)
     assert not path.exists()
+
+
+# ---- names after NumPy's naming, pickled objects, errors naming the user's path ----------------
+
+
+@pytest.mark.parametrize("first, second", [
+    ("x", "x.npy"),                  # np.load(...)["x.npy"] finds the entry of "x"
+    ("w.npy", "w.npy.npy"),
+    (MARKER, f"{MARKER}.npy"),       # the marker is a name too
+])
+def test_names_that_collide_after_numpys_naming_are_refused_before_writing(tmp_path, first,
+                                                                          second):
+    path = tmp_path / "model.npz"
+    tg.save({"w": np.ones(2)}, path)
+    before = path.read_bytes()
+    state = {second: np.zeros(3)} if first == MARKER else {first: np.ones(2), second: np.zeros(3)}
+    with pytest.raises(ValueError, match="collide") as caught:
+        tg.save(state, path)
+    assert repr(first) in str(caught.value) and repr(second) in str(caught.value)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+def test_load_reads_each_array_by_its_full_entry_name(tmp_path):
+    # Written by np.savez itself, which takes both names: "x" is the entry "x.npy", "x.npy" the
+    # entry "x.npy.npy", and each must come back with its own values.
+    path = tmp_path / "both.npz"
+    np.savez(path, **{MARKER: np.array(1), "x": np.ones(2), "x.npy": np.zeros(3)})
+    assert_exactly_equal(tg.load(path), {"x": np.ones(2), "x.npy": np.zeros(3)})
+
+
+@pytest.mark.parametrize("marked", [True, False], ids=["with-marker", "without-marker"])
+def test_loading_pickled_objects_says_so_and_unpickles_nothing(tmp_path, marked):
+    flag = tmp_path / "unpickled"
+    trap = np.empty(1, dtype=object)
+    trap[0] = _Trap(flag)
+    path = tmp_path / "objects.npz"
+    np.savez(path, **({MARKER: np.array(1)} if marked else {}), w=np.ones(2), o=trap)
+    with pytest.raises(ValueError, match="contains Python objects; refusing to unpickle") as e:
+        tg.load(path)
+    assert str(path) in str(e.value) and "'o'" in str(e.value)
+    assert "corrupted" not in str(e.value)
+    assert not flag.exists()
+
+
+def _unwritable_paths(tmp_path: Path) -> list[tuple[Path, type, str]]:
+    a_file = tmp_path / "a-file"
+    a_file.write_bytes(b"not a folder")
+    return [
+        (tmp_path / "missing" / "model.npz", FileNotFoundError,
+         f"the folder {tmp_path / 'missing'} does not exist"),
+        (tmp_path / "missing" / "deeper" / "model.npz", FileNotFoundError,
+         f"the folder {tmp_path / 'missing'} does not exist"),
+        (tmp_path, IsADirectoryError, "it is a folder"),
+        # Read-only even for root: a regular file where a folder is expected, and /proc.
+        (a_file / "inside" / "model.npz", NotADirectoryError, f"{a_file} is a file, not a folder"),
+        (Path("/proc/model.npz"), OSError, "/proc"),
+    ]
+
+
+def test_save_errors_name_the_users_path_not_a_temporary_file(tmp_path):
+    for path, error, reason in _unwritable_paths(tmp_path):
+        with pytest.raises(error) as caught:
+            tg.save({"w": np.ones(2)}, path)
+        message = str(caught.value)
+        assert message.startswith(f"save: cannot write {path}: "), message
+        assert reason in message and ".tmp" not in message, message
+        assert caught.value.errno is not None
+        assert serialize.why_unwritable(path) in message  # what the command line reports
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # nothing left behind
+
+
+def test_why_unwritable_is_none_for_a_writable_path_and_touches_nothing(tmp_path):
+    existing = tmp_path / "old.npz"
+    existing.write_bytes(b"old")
+    assert serialize.why_unwritable(tmp_path / "new.npz") is None
+    assert serialize.why_unwritable(existing) is None
+    assert [p.name for p in tmp_path.iterdir()] == ["old.npz"]
+    assert existing.read_bytes() == b"old"

@@ -16,6 +16,7 @@ import pytest
 import tinygrad_ko as tg
 from tinygrad_ko.train import (
     History,
+    Interrupted,
     PlainProgress,
     TrainConfig,
     loss_function,
@@ -176,6 +177,16 @@ def test_config_rejects_bad_values(bad: dict) -> None:
         TrainConfig(**bad)
 
 
+@pytest.mark.parametrize("bad, name", [
+    ({"lr": float("inf")}, "lr"),  # passes "lr > 0", then makes every parameter NaN
+    ({"seed": -5}, "seed"),        # NumPy's generators refuse it, with a traceback of their own
+    ({"seed": 1.5}, "seed"),
+], ids=["lr-inf", "seed-negative", "seed-fraction"])
+def test_config_refuses_an_infinite_lr_and_a_bad_seed_by_name(bad: dict, name: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{name} must be .*, got {bad[name]!r}$"):
+        TrainConfig(**bad)
+
+
 def test_config_learning_rate_defaults_per_optimizer() -> None:
     assert TrainConfig(optimizer="adam").learning_rate == 0.003
     assert TrainConfig(optimizer="sgd").learning_rate == 0.1
@@ -247,6 +258,26 @@ def test_train_digits_drives_the_progress_bar_and_the_log() -> None:
     assert logged[0].startswith("epoch   1/2") and logged[1].startswith("epoch   2/2")
 
 
+def test_plain_progress_close_ends_a_half_drawn_bar_on_a_terminal() -> None:
+    stream = _Terminal()
+    bar = PlainProgress(list(range(10)), "epoch 1", stream=stream)
+    items = iter(bar)
+    next(items), next(items)  # the bar is redrawn in place after each item: "1/10", no newline
+    assert not stream.getvalue().endswith("\n")
+    bar.close()  # as an interrupted epoch does, so the next line starts on a line of its own
+    assert stream.getvalue().endswith("1/10 \n")
+    bar.close()
+    assert stream.getvalue().count("\n") == 1
+
+
+def test_plain_progress_close_writes_nothing_when_the_bar_is_not_half_drawn() -> None:
+    stream = io.StringIO()  # not a terminal: the bar is written once, at the end of the epoch
+    bar = PlainProgress(list(range(10)), "epoch 1", stream=stream)
+    next(iter(bar))
+    bar.close()
+    assert stream.getvalue() == ""
+
+
 def test_progress_bar_choice(monkeypatch) -> None:
     assert progress_bar(quiet=True) is None
     monkeypatch.setitem(sys.modules, "tqdm", None)  # importing tqdm now raises ImportError
@@ -289,3 +320,57 @@ def test_the_reported_se_loss_does_not_depend_on_the_batch_size():
                                      batch_size=64))
     assert small.loss[0] == pytest.approx(large.loss[0], rel=1e-6)
     assert 0 < small.loss[0] < 1  # ½ Σ over 10 classes of (p − one-hot)² is below 1
+
+
+def test_plot_history_leaves_the_callers_backend_alone(tmp_path) -> None:
+    import matplotlib
+
+    history = History(loss=[2.0, 1.0], train_accuracy=[0.5, 0.7], test_accuracy=[0.45, 0.65])
+    original = matplotlib.get_backend()
+    matplotlib.use("svg")  # the caller's choice, which is not Agg
+    try:
+        plot_history(history, str(tmp_path / "curves.png"))
+        assert matplotlib.get_backend().lower() == "svg"
+    finally:
+        matplotlib.use(original)
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- Ctrl-C --------------------------------------------------------------------------------------
+
+
+def test_ctrl_c_mid_epoch_undoes_that_epoch_and_keeps_the_others() -> None:
+    closed = []
+
+    class Bar:
+        """A progress bar over one epoch's batches; Ctrl-C at the sixth batch of epoch 3."""
+
+        def __init__(self, batches, description):
+            self.batches, self.description = batches, description
+
+        def __iter__(self):
+            for i, batch in enumerate(self.batches):
+                if self.description == "epoch 3" and i == 5:
+                    raise KeyboardInterrupt
+                yield batch
+
+        def close(self):
+            closed.append(self.description)
+
+    config = TrainConfig(epochs=5, hidden=(16,))
+    with pytest.raises(KeyboardInterrupt) as caught:  # stops a program as Ctrl-C does
+        train_digits(config, progress=Bar)
+    stop = caught.value
+    assert isinstance(stop, Interrupted)
+    assert stop.epoch == 3 and str(stop) == "interrupted at epoch 3"
+    assert closed == ["epoch 3"]  # the half-drawn bar was ended
+    two_epochs = train_digits(TrainConfig(epochs=2, hidden=(16,)))
+    assert stop.history.loss == two_epochs.loss
+    assert stop.history.train_accuracy == two_epochs.train_accuracy
+    assert stop.history.test_accuracy == two_epochs.test_accuracy
+    # the model is the one after epoch 2: the five updates of epoch 3 are undone
+    expected = two_epochs.model.state_dict()
+    got = stop.history.model.state_dict()
+    assert set(got) == set(expected)
+    for name, value in expected.items():
+        np.testing.assert_array_equal(got[name], value, err_msg=name)

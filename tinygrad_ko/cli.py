@@ -3,18 +3,26 @@
 Without a command it prints a worked example (a squared error written as an expression, its
 gradient by ``backward()`` beside the hand-derived y − t) and the list of commands. Each command
 is one function here, ``cmd_<name>``, with its options declared in ``_parser``; usage errors exit
-with status 2 (argparse), failed checks with status 1.
+with status 2 (argparse), failed checks with status 1, Ctrl-C with one line and status 130. On a
+console whose encoding lacks some characters of the output (cp949 on a Korean Windows console
+has Hangul but not "−"), those characters are printed as ASCII stand-ins instead of crashing.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
+import math
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tinygrad_ko.train import Interrupted, TrainConfig
 
 
 def worked_example() -> str:
@@ -83,10 +91,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     for option, path in (("--save", args.save), ("--plot", args.plot)):
         if not path:
             continue
-        problem = ("the folder does not exist" if not Path(path).resolve().parent.is_dir()
-                   else "is a folder" if Path(path).is_dir()
-                   else "must end in .png" if option == "--plot"
-                   and Path(path).suffix.lower() != ".png" else None)
+        # Found out now by making a file there, not after minutes of training.
+        problem = serialize.why_unwritable(path) or (
+            "must end in .png" if option == "--plot" and Path(path).suffix.lower() != ".png"
+            else None)
         if problem:
             print(f"train: {option} {path}: {problem} (nothing was trained)", file=sys.stderr)
             return 2
@@ -97,17 +105,44 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"digits 8×8, MLP 64-{'-'.join(map(str, config.hidden))}-10, loss {config.loss}, "
               f"optimizer {config.optimizer} (lr {config.learning_rate}), "
               f"batch {config.batch_size}, seed {config.seed}")
-    history = training.train_digits(config, progress=training.progress_bar(args.quiet),
-                                    log=None if args.quiet else print)
-    if args.save:
-        serialize.save(history.model.state_dict(), args.save)
-        print(f"saved the parameters to {args.save}")
-    if args.plot:
-        training.plot_history(history, args.plot)
-        print(f"wrote the loss and accuracy curves to {args.plot}")
+    try:
+        history = training.train_digits(config, progress=training.progress_bar(args.quiet),
+                                        log=None if args.quiet else print)
+    except training.Interrupted as stop:
+        return _stop_training(stop, config, args.save)
+    try:
+        if args.save:
+            serialize.save(history.model.state_dict(), args.save)
+            print(f"saved the parameters to {args.save}")
+        if args.plot:
+            training.plot_history(history, args.plot)
+            print(f"wrote the loss and accuracy curves to {args.plot}")
+    except OSError as error:  # checked before training, but a disk can fill up meanwhile
+        print(f"train: {error}", file=sys.stderr)
+        return 1
     print(f"test accuracy: {history.test_accuracy[-1]:.2%} "
           f"({config.epochs} epoch{'s' * (config.epochs != 1)}, {history.seconds:.2f} s)")
     return 0
+
+
+def _stop_training(stop: Interrupted, config: TrainConfig, save: str | None) -> int:
+    """Ctrl-C during training: one line, and with ``--save`` the parameters of the last
+    completed epoch, written atomically (nothing when no epoch completed)."""
+    from tinygrad_ko import serialize
+
+    done = len(stop.history.loss)
+    outcome = f"{done} epoch{'s' * (done != 1)} completed" if done else "no epoch completed"
+    if save and done:
+        try:
+            serialize.save(stop.history.model.state_dict(), save)
+            outcome += f"; saved their parameters to {save}"
+        except OSError as error:
+            outcome += f"; {error}"
+    elif save:
+        outcome += "; nothing saved"
+    print(f"train: interrupted at epoch {stop.epoch}/{config.epochs} ({outcome})",
+          file=sys.stderr)
+    return INTERRUPTED
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -200,7 +235,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="default %(default)s")
     train.add_argument("--hidden", type=_positive, nargs="+", default=list(defaults.hidden),
                        metavar="N", help="hidden layer sizes (default %(default)s)")
-    train.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
+    train.add_argument("--seed", type=_non_negative, default=defaults.seed,
+                       help="default %(default)s")
     train.add_argument("--save", metavar="PATH", help="write the trained parameters (.npz)")
     train.add_argument("--plot", metavar="PATH",
                        help="write the loss and accuracy curves as PNG (needs matplotlib)")
@@ -231,6 +267,9 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    if not math.isfinite(value):  # inf would make every parameter NaN at the first step
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}, which is "
+                                         "not finite")
     return value
 
 
@@ -245,6 +284,17 @@ def _name_shape(text: str) -> tuple[str, tuple[int, ...]]:
     return name, dims
 
 
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") \
+            from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -255,16 +305,57 @@ def _positive(text: str) -> int:
     return value
 
 
+# The exit status after Ctrl-C: 128 + SIGINT, as a shell reports a program that SIGINT stopped.
+INTERRUPTED = 130
+
+# ASCII stand-ins for the characters of this command line's output that a console's legacy
+# encoding may lack (cp949 lacks "−" and the dashes; cp1252 lacks "Σ", "≤", ...). Any other
+# character the encoding lacks becomes "?".
+ASCII_STAND_INS = {"−": "-", "–": "-", "—": "-", "½": "1/2", "Σ": "sum", "×": "x", "²": "^2",
+                   "·": "*", "…": "...", "≤": "<=", "≥": ">=", "→": "->", "←": "<-",
+                   "√": "sqrt", "δ": "delta", "ε": "eps"}
+STAND_IN_ERRORS = "tinygrad_ko.ascii_stand_ins"
+
+
+def _stand_ins(error: UnicodeError) -> tuple[str, int]:
+    """A codec error handler: the ASCII stand-ins of the characters that could not be encoded."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start:error.end]
+    return "".join(ASCII_STAND_INS.get(character, "?") for character in text), error.end
+
+
+def use_encodable_output() -> None:
+    """Let stdout and stderr print every line on a console whose encoding is not UTF (cp949 on
+    a Korean Windows console): a character the encoding has, Hangul included, is printed as it
+    is, and one it lacks as its ASCII stand-in, instead of a UnicodeEncodeError."""
+    codecs.register_error(STAND_IN_ERRORS, _stand_ins)
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        if not encoding or not hasattr(stream, "reconfigure"):
+            continue  # no console (pythonw), or a stream that is not a text file
+        if codecs.lookup(encoding).name.startswith("utf"):
+            continue
+        # Python's defaults: strict for stdout, backslashreplace (\u2212) for stderr
+        if stream.errors in ("strict", "backslashreplace"):
+            stream.reconfigure(errors=STAND_IN_ERRORS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    use_encodable_output()
     args = _parser().parse_args(argv)
-    if args.command is None:
-        print(worked_example())
-        print()
-        print("Commands (python -m tinygrad_ko <command> --help):")
-        for name, (_, summary) in COMMANDS.items():
-            print(f"  {name:<10} {summary}")
-        return 0
-    return COMMANDS[args.command][0](args)
+    try:
+        if args.command is None:
+            print(worked_example())
+            print()
+            print("Commands (python -m tinygrad_ko <command> --help):")
+            for name, (_, summary) in COMMANDS.items():
+                print(f"  {name:<10} {summary}")
+            return 0
+        return COMMANDS[args.command][0](args)
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback
+        print(f"{args.command or 'tinygrad_ko'}: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

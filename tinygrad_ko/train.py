@@ -12,6 +12,7 @@ train``) is a thin layer over it. The loss is the lesson's choice:
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -50,8 +51,12 @@ class TrainConfig:
             raise ValueError("epochs, batch_size and hidden sizes must be positive")
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
-        if self.lr is not None and not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
+        # inf passes "lr > 0" and would make every parameter NaN at the first step
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive finite number, got {self.lr}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            # NumPy's generators take only non-negative integer seeds
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
 
     @property
     def learning_rate(self) -> float:
@@ -65,6 +70,16 @@ class History:
     test_accuracy: list[float] = field(default_factory=list)
     seconds: float = 0.0
     model: nn.Module | None = None
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during ``train_digits``, at ``epoch``: ``history`` holds the epochs that completed,
+    and ``history.model`` the parameters as they were at the end of the last one (the updates
+    of the interrupted epoch are undone). A KeyboardInterrupt, so it stops a program as one."""
+
+    def __init__(self, epoch: int, history: History) -> None:
+        super().__init__(f"interrupted at epoch {epoch}")
+        self.epoch, self.history = epoch, history
 
 
 def loss_function(name: str) -> Callable[[Tensor, np.ndarray], Tensor]:
@@ -104,7 +119,8 @@ def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
 def train_digits(config: TrainConfig, progress: Callable[[Iterable, str], Iterable] | None = None,
                  log: Callable[[str], None] | None = None) -> History:
     """Train an MLP on the digits; ``progress`` wraps each epoch's batches (a progress bar),
-    ``log`` receives one line per epoch."""
+    ``log`` receives one line per epoch. Ctrl-C raises ``Interrupted``, which holds the model of
+    the last completed epoch."""
     rng = np.random.default_rng(config.seed)
     X, y = load_digits(normalize=True)
     X_train, y_train, X_test, y_test = split(X, y, config.test_fraction, rng)
@@ -114,26 +130,41 @@ def train_digits(config: TrainConfig, progress: Callable[[Iterable, str], Iterab
     loader = DataLoader(X_train, y_train, config.batch_size, shuffle=True, rng=rng)
     history = History(model=model)
     start = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
-        total, count = 0.0, 0
-        batches = loader if progress is None else progress(loader, f"epoch {epoch}")
-        for xb, yb in batches:
-            loss = compute_loss(model(xb), yb)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            # The mean over samples: se sums over its batch, cee and mse average over it.
-            total += loss.item() if config.loss == "se" else loss.item() * len(xb)
-            count += len(xb)
-            if hasattr(batches, "set_postfix"):
-                batches.set_postfix(loss=f"{total / count:.4f}")
-        history.loss.append(total / count)
-        history.train_accuracy.append(accuracy(model, X_train, y_train))
-        history.test_accuracy.append(accuracy(model, X_test, y_test))
-        if log:
-            log(f"epoch {epoch:>3}/{config.epochs}  loss {history.loss[-1]:.4f}  "
-                f"train acc {history.train_accuracy[-1]:6.2%}  "
-                f"test acc {history.test_accuracy[-1]:6.2%}")
+    # (epochs completed, a copy of the parameters after them), replaced in one assignment so
+    # that a Ctrl-C at any point finds the two in step.
+    completed = (0, model.state_dict())
+    batches: Iterable = loader
+    try:
+        for epoch in range(1, config.epochs + 1):
+            total, count = 0.0, 0
+            batches = loader if progress is None else progress(loader, f"epoch {epoch}")
+            for xb, yb in batches:
+                loss = compute_loss(model(xb), yb)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                # The mean over samples: se sums over its batch, cee and mse average over it.
+                total += loss.item() if config.loss == "se" else loss.item() * len(xb)
+                count += len(xb)
+                if hasattr(batches, "set_postfix"):
+                    batches.set_postfix(loss=f"{total / count:.4f}")
+            history.loss.append(total / count)
+            history.train_accuracy.append(accuracy(model, X_train, y_train))
+            history.test_accuracy.append(accuracy(model, X_test, y_test))
+            completed = (epoch, model.state_dict())
+            if log:
+                log(f"epoch {epoch:>3}/{config.epochs}  loss {history.loss[-1]:.4f}  "
+                    f"train acc {history.train_accuracy[-1]:6.2%}  "
+                    f"test acc {history.test_accuracy[-1]:6.2%}")
+    except KeyboardInterrupt:
+        if hasattr(batches, "close"):  # end a half-drawn progress bar
+            batches.close()
+        done, parameters = completed
+        model.load_state_dict(parameters)  # undo the interrupted epoch's updates
+        for values in (history.loss, history.train_accuracy, history.test_accuracy):
+            del values[done:]
+        history.seconds = time.perf_counter() - start
+        raise Interrupted(min(done + 1, config.epochs), history) from None
     history.seconds = time.perf_counter() - start
     return history
 
@@ -147,6 +178,7 @@ class PlainProgress:
         self.stream = stream or sys.stderr
         self.total = len(items) if hasattr(items, "__len__") else 0
         self.postfix = ""
+        self.half_drawn = False  # a bar drawn in place, not yet ended by a newline
 
     def set_postfix(self, **values: Any) -> None:
         self.postfix = " ".join(f"{k}={v}" for k, v in values.items())
@@ -158,6 +190,14 @@ class PlainProgress:
         self.stream.write(f"\r{self.description} [{bar}] {done}/{self.total} {self.postfix}"
                           + end)
         self.stream.flush()
+        self.half_drawn = not end
+
+    def close(self) -> None:
+        """End a bar left half-drawn by an interrupted epoch, so the next line starts clean."""
+        if self.half_drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.half_drawn = False
 
     def __iter__(self) -> Iterator:
         interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
@@ -182,14 +222,17 @@ def progress_bar(quiet: bool) -> Callable[[Iterable, str], Iterable] | None:
 
 
 def plot_history(history: History, path: str) -> None:
-    """Loss and accuracy curves as a PNG (needs matplotlib: ``pip install tinygrad_ko[plot]``)."""
-    import matplotlib
+    """Loss and accuracy curves as a PNG (needs matplotlib: ``pip install tinygrad_ko[plot]``).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    It draws on its own Agg canvas through matplotlib's object API, never through pyplot, so the
+    caller's backend and open figures are left as they were."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     epochs = range(1, len(history.loss) + 1)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    figure = Figure(figsize=(10, 4))
+    FigureCanvasAgg(figure)
+    left, right = figure.subplots(1, 2)
     left.plot(epochs, history.loss, marker="o")
     left.set(xlabel="epoch", ylabel="training loss", title="loss")
     right.plot(epochs, history.train_accuracy, marker="o", label="train")
@@ -198,4 +241,3 @@ def plot_history(history: History, path: str) -> None:
     right.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100, format="png")
-    plt.close(figure)
