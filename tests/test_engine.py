@@ -1002,3 +1002,91 @@ def test_a_function_whose_input_changed_is_refused() -> None:
         x *= 2
     with pytest.raises(RuntimeError, match=r"'Cube'.*its input 0"):
         y.sum().backward()
+
+
+def test_a_change_through_any_view_of_the_memory_is_refused() -> None:
+    """Versions belong to memory, not to a Tensor: a change through a detach(), a view made
+    under no_grad, a sibling view or a copy.copy reaches every node that reads that memory."""
+    x = leaf([1.0, 2.0, 3.0])
+    y = (x * x).sum()
+    d = x.detach()
+    d += 10  # (allowed outside no_grad: d does not require grad)
+    with pytest.raises(RuntimeError, match="'mul'"):
+        y.backward()
+
+    x = leaf([1.0, 2.0, 3.0])
+    y = (x * x).sum()
+    with tg.no_grad():
+        v = x[:2]
+        v += 10
+    with pytest.raises(RuntimeError, match="'mul'"):
+        y.backward()
+
+    x = leaf([1.0, 2.0, 3.0, 4.0])
+    h = x * 1
+    whole, part = h[:4], h[:2]
+    y = (whole * whole).sum()
+    with tg.no_grad():
+        part += 10
+    with pytest.raises(RuntimeError, match="'mul'"):
+        y.backward()
+
+    x = leaf([1.0, 2.0])
+    t = x.exp()
+    with tg.no_grad():
+        copy.copy(t).__iadd__(100)
+    with pytest.raises(RuntimeError, match="'exp'"):
+        t.sum().backward()
+
+
+def test_a_step_between_two_backward_passes_through_a_transposed_weight_is_refused() -> None:
+    """h = Wᵀ x reads W through the view Wᵀ: the step that changes W changes what it reads."""
+    W, x = leaf([[1.0, 2.0], [3.0, 4.0]]), leaf([1.0, 1.0])
+    h = W.T @ x
+    first, second = h.sum(), (h * h).sum()
+    first.backward(retain_graph=True)
+    tg.optim.SGD([W], lr=1.0).step()
+    with pytest.raises(RuntimeError, match=r"'matmul'.*\(2, 2\)"):
+        second.backward()
+
+
+def test_a_hook_that_changes_a_value_its_node_reads_is_refused() -> None:
+    """The check runs after the node's hooks, just before its rules read the values."""
+    x = leaf([1.0, 2.0])
+    y = x * x
+
+    def hook(g):
+        with tg.no_grad():
+            x.__iadd__(100)
+
+    y.register_hook(hook)
+    with pytest.raises(RuntimeError, match="'mul'"):
+        y.sum().backward()
+    assert x.grad is None
+
+
+def test_indices_conditions_and_labels_are_the_graphs_own() -> None:
+    """Changing the caller's index, condition or labels after the forward changes no gradient:
+    the graph keeps copies. Expected gradients by hand: d/dx Σ x[[0, 1]] = [1, 1, 0];
+    d/dx Σ where(x > 0, x, 0) = [1, 0]; softmax cross entropy: (softmax(z) − onehot) / N."""
+    x = leaf([1.0, 2.0, 3.0])
+    index = np.array([0, 1])
+    y = x[index]
+    index[:] = 2
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 1.0, 0.0])
+
+    x = leaf([1.0, -1.0])
+    condition = x > 0
+    y = tg.where(condition, x, 0.0)
+    condition[...] = True
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 0.0])
+
+    z = leaf([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    labels = np.array([0, 1])
+    loss = tg.losses.softmax_cross_entropy(z, labels)
+    labels[:] = 2
+    loss.backward()
+    softmax = np.exp(z.data) / np.exp(z.data).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(z.grad.data, (softmax - np.eye(3)[[0, 1]]) / 2, rtol=1e-12)

@@ -408,3 +408,22 @@ def test_no_grad_on_a_generator_function_covers_its_body() -> None:
     next(gen)
     gen.close()
     assert tg.is_grad_enabled()
+
+
+def test_a_generator_that_switches_modes_itself_keeps_them_across_yields() -> None:
+    """The body's own `with tg.enable_grad():` holds at every item, not only the first."""
+    x = tg.Tensor([1.0], requires_grad=True)
+
+    @tg.no_grad()
+    def items():
+        yield (x * 3).requires_grad
+        with tg.enable_grad():
+            yield (x * 3).requires_grad
+            yield (x * 3).requires_grad
+        yield (x * 3).requires_grad
+
+    with tg.no_grad():  # the caller's own mode never leaks into the body
+        gen = items()
+        first = next(gen)
+    assert [first, *gen] == [False, True, True, False]
+    assert tg.is_grad_enabled()

@@ -573,6 +573,15 @@ def test_relu_and_abs_have_zero_derivative_at_zero() -> None:
     np.testing.assert_array_equal(x.grad.data, [0, 0, 1, -1])
 
 
+def test_a_nan_bound_of_clip_gives_nan_values_and_gradient() -> None:
+    """np.clip with a NaN bound gives NaN; the gradient does not hide it as 0."""
+    x = tg.Tensor([0.0, 5.0], requires_grad=True, dtype=np.float64)
+    y = x.clip(float("nan"), 2.0)
+    assert np.isnan(y.data).all()
+    y.sum().backward()
+    assert np.isnan(x.grad.data).all()
+
+
 def test_clip_passes_the_gradient_at_its_bounds() -> None:
     x = tg.Tensor([-2.0, -1.0, 0.0, 1.0, 2.0], requires_grad=True, dtype=np.float64)
     x.clip(-1, 1).sum().backward()

@@ -965,3 +965,44 @@ def test_a_recorded_in_place_operation_cannot_change_the_shape() -> None:
         y += np.ones((3, 2))
     y += np.ones(2)  # the same shape is fine
     np.testing.assert_array_equal(y.data, [3.0, 5.0])
+
+
+def test_a_list_of_tensors_follows_the_dtype_rules_of_tensor() -> None:
+    """As for a list of numbers: the float dtype the Tensors (and float arrays) promote to,
+    numbers taking it, and the default float dtype when no Tensor is float; no value is cut."""
+    ints = tg.Tensor([1, 2]).astype(np.int64)
+    made = tg.Tensor([ints, [0.5, 1.5]])
+    assert made.dtype == np.float32
+    np.testing.assert_array_equal(made.data, [[1, 2], [0.5, 1.5]])
+    mask = tg.Tensor([1.0, -1.0]) > 0
+    np.testing.assert_array_equal(tg.Tensor([mask, [0.25, 1.0]]).data, [[1, 0], [0.25, 1.0]])
+    x32 = tg.Tensor([1.0], requires_grad=True)
+    assert tg.Tensor([x32, np.array([2.0])]).dtype == np.float64  # as x32 + float64 array
+
+
+def test_a_list_of_tensors_with_requires_grad_is_a_new_leaf() -> None:
+    """As PyTorch's torch.tensor([...], requires_grad=True): a leaf holding the values (a
+    Parameter built from tensors is a leaf an optimizer accepts)."""
+    a = tg.Tensor(1.0, requires_grad=True)
+    leaf = tg.Tensor([a, a * 2], requires_grad=True)
+    assert leaf.is_leaf and leaf.requires_grad
+    np.testing.assert_array_equal(leaf.data, [1.0, 2.0])
+    tg.optim.SGD([tg.nn.Parameter([a, a])], lr=0.1)
+
+
+def test_np_clip_with_options_a_tensor_lacks_is_refused() -> None:
+    """NumPy retries a TypeError on the plain array, which would silently cut the graph."""
+    t = tg.Tensor([0.5, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match="dtype"):
+        np.clip(t, 0, 1.5, dtype=np.float32)
+
+
+@pytest.mark.parametrize("write", [False, True])
+def test_a_mask_of_the_wrong_shape_is_an_index_error(write: bool) -> None:
+    t = tg.Tensor([1.0, 2.0, 3.0])
+    with pytest.raises(IndexError, match=r"(setitem|getitem).*\(3,\)"):
+        if write:
+            t[np.array([True, False])] = 5.0
+        else:
+            t[np.array([True, False])]
+    np.testing.assert_array_equal(t.data, [1.0, 2.0, 3.0])

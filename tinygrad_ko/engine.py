@@ -19,6 +19,7 @@ recorded like any other computation and can be differentiated again.
 from __future__ import annotations
 
 import threading
+import weakref
 from functools import lru_cache
 from heapq import heappop, heappush
 from itertools import count
@@ -61,25 +62,46 @@ _new = object.__new__
 # same clock, so "changed after this node was made" is one comparison.
 _next_number = count().__next__
 _modes = mode.modes
-_last_change = 0  # the stamp of the newest in-place change of any tensor (0: none yet)
+# In-place changes, by the array that owns the memory (a view's root): id -> (a weak reference
+# that forgets the entry when the array dies, the stamp of its last change). Keyed by memory, not
+# by Tensor, because every view of it (a reshape, an index, a detach(), one made under no_grad)
+# sees the change; as PyTorch's version counter is shared by every view of a storage.
+_changes: dict[int, tuple[weakref.ref, int]] = {}
+_last_change = 0  # the newest stamp in _changes (0: no change yet)
+_changes_lock = threading.Lock()
 # Backward passes in several threads may add to the .grad of one shared leaf: read, add, store
 # must not interleave.
 _grad_lock = threading.Lock()
 
 
+def _root(array: np.ndarray) -> np.ndarray:
+    """The array that owns ``array``'s memory (itself unless it is a view)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def version(array: np.ndarray) -> int:
+    """The stamp of the last in-place change of ``array``'s memory, on the clock of creation
+    numbers (0: never changed). It only increases."""
+    entry = _changes.get(id(_root(array)))
+    return 0 if entry is None else entry[1]
+
+
 def changed_in_place(t: Tensor) -> None:
     """Record that ``t``'s array was just changed in place (``+=``, ``t[...] = v``, an optimizer
-    step): stamp its version, and that of every tensor it is a view of along the graph (a
-    reshape or a basic index shares its operand's memory)."""
+    step): a node made before now whose rule reads that memory, through any Tensor, can no
+    longer run backward. (A dead array's id may be reused, but its stamp is older than every
+    node that can read the new array, so it never refuses one.)"""
     global _last_change
-    stamp = _last_change = _next_number()
-    changed = [t]
-    while changed:
-        x = changed.pop()
-        x._version = stamp
-        for v in x._inputs or ():
-            if isinstance(v, Tensor) and np.may_share_memory(v.data, x.data):
-                changed.append(v)
+    root = _root(t.data)
+    key = id(root)
+    with _changes_lock:  # the stamp and _last_change move together, and only forward
+        stamp = _last_change = _next_number()
+        entry = _changes.get(key)
+        alive = entry[0] if entry is not None else weakref.ref(
+            root, lambda _, key=key: _changes.pop(key, None))
+        _changes[key] = (alive, stamp)
 
 
 def _check_unchanged(t: Tensor, op: Any) -> None:
@@ -98,7 +120,7 @@ def _check_unchanged(t: Tensor, op: Any) -> None:
                 if isinstance(operand, Tensor) and operand._requires_grad for j in positions}
     for j in sorted(read):
         v = inputs[j] if j < len(inputs) else t
-        if isinstance(v, Tensor) and v._version > t._seq:
+        if isinstance(v, Tensor) and version(v.data) > t._seq:
             what = "its output" if v is t else f"its input {j}"
             raise RuntimeError(
                 f"backward of '{op_name(op)}': {what}, a tensor of shape {v.data.shape}, was "
@@ -121,7 +143,6 @@ def record(op: Any, y: Any, inputs: tuple, params: tuple, requires_grad: bool) -
     out.data = y if type(y) is np.ndarray else np.asarray(y)
     out.grad = out._hooks = None
     out._retains_grad = False
-    out._version = 0
     if not _modes.plain:  # grad mode off, or anomaly mode on
         if _modes.anomaly:
             _check_finite(out.data, f"the forward of '{op_name(op)}'")
@@ -264,11 +285,11 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                     "were released by an earlier backward(); pass retain_graph=True to the first "
                     "backward() if you need to backpropagate through it again"
                 )
-            if t._seq < _last_change:  # something was changed in place after t was made
-                _check_unchanged(t, op)
             if t._hooks:
                 g = _run_hooks(t, g, create_graph)
                 owned.discard(id(t))  # a hook's result may be an array its user keeps
+            if t._seq < _last_change:  # something was changed in place after t was made
+                _check_unchanged(t, op)
             if targets is not None:
                 if id(t) in targets:
                     captured[id(t)] = g

@@ -211,4 +211,5 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     """
     if isinstance(cond, Tensor) and not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(a)  # a Tensor condition gives a Tensor, even between two constants
-    return ops.select(a, b, np.asarray(constant(cond), dtype=bool))
+    # (a copy: the graph keeps the condition, and the caller's array may change later)
+    return ops.select(a, b, np.array(constant(cond), dtype=bool))

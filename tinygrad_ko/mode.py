@@ -82,26 +82,39 @@ class _Switch:
         return wrapper  # type: ignore[return-value]
 
     def _generator(self, func: F) -> F:
-        """A generator function whose body runs with the mode set, as PyTorch does: the mode is
-        set around each resumption of the generator, and the caller's mode is back at each
-        ``yield`` (a generator's body runs piecemeal, interleaved with its caller's code)."""
+        """A generator function whose body runs with the mode set, as in PyTorch. A generator's
+        body runs piecemeal, interleaved with its caller's code: at each resumption the body's
+        modes are put back (the decorator's at the start, then as the body left them at its
+        last ``yield``, in case it switched them itself), and at each ``yield`` the caller's."""
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             generator = func(*args, **kwargs)  # (making a generator runs none of its body)
+            body = None  # the body's modes at its last yield (None: not started yet)
+
+            def run(resume: Callable, value: Any) -> Any:
+                nonlocal body
+                caller = modes.switch(modes.grad_enabled, modes.anomaly)
+                if body is None:
+                    setattr(modes, self._field, self._value)
+                else:
+                    modes.switch(*body)
+                try:
+                    return resume(value)
+                finally:
+                    body = modes.switch(*caller)
+
             resume, value = generator.send, None
             while True:
-                with type(self)():
-                    try:
-                        request = resume(value)
-                    except StopIteration as stop:
-                        return stop.value
+                try:
+                    request = run(resume, value)
+                except StopIteration as stop:
+                    return stop.value
                 try:
                     value = yield request
                     resume = generator.send
                 except GeneratorExit:
-                    with type(self)():
-                        generator.close()
+                    run(lambda _: generator.close(), None)
                     raise
                 except BaseException as error:  # thrown in by the caller: the body handles it
                     resume, value = generator.throw, error

@@ -191,10 +191,11 @@ def count(x: Any, axis: tuple | None) -> int:
 
 
 def _unless_nan(mask: Any, *xs: Any) -> Any:
-    """``mask`` with NaN wherever one of ``xs`` is NaN. A derivative made of comparisons (a
-    kink's) would otherwise call the derivative at NaN 0 or 1 and hide the NaN."""
+    """``mask`` with NaN wherever one of ``xs`` (None: absent) is NaN. A derivative made of
+    comparisons (a kink's) would otherwise call the derivative at NaN 0 or 1 and hide the NaN."""
     for x in xs:
-        mask = np.where(np.isnan(x), x, mask)
+        if x is not None:
+            mask = np.where(np.isnan(x), x, mask)
     return mask
 
 
@@ -238,7 +239,7 @@ astype = Primitive("astype", _cast,
 clip = Primitive("clip", np.clip,
                  lambda g, x, y, lo, hi: g * _unless_nan((lo is None or constant(x) >= lo)
                                                          & (hi is None or constant(x) <= hi),
-                                                         constant(x)),
+                                                         constant(x), lo, hi),
                  reads=("x",))
 
 # ---- elementwise, two operands (broadcasting): d/da and d/db -------------------------------------
@@ -502,20 +503,32 @@ UFUNCS = {
 # ---- indices -------------------------------------------------------------------------------------
 
 
-def normalize_index(index: Any) -> Any:
-    """An index as NumPy takes it: Tensors and lists become arrays, boolean masks become the
-    integer arrays of their True positions (so that the gradient can scatter with them)."""
+def normalize_index(index: Any, shape: tuple, name: str = "getitem") -> Any:
+    """An index into an array of ``shape`` as NumPy takes it: Tensors and lists become arrays of
+    their own (the graph keeps the index, so a later change to the caller's array must not
+    reach it), boolean masks become the integer arrays of their True positions (so that the
+    gradient can scatter with them), after NumPy has checked them against ``shape``."""
     items = index if isinstance(index, tuple) else (index,)
     out: list = []
+    masked = False
     for item in items:
         if isinstance(item, Tensor):
             item = item.data
         if isinstance(item, list):
-            item = np.asarray(item) if item else np.zeros(0, dtype=np.intp)
+            item = np.array(item) if item else np.zeros(0, dtype=np.intp)
+        elif isinstance(item, np.ndarray):
+            item = item.copy()
         if isinstance(item, np.ndarray) and item.dtype == bool and item.ndim > 0:
+            masked = True
             out.extend(np.nonzero(item))
         else:
             out.append(item)
+    if masked:  # a mask of the wrong shape is an IndexError in NumPy: index a stand-in
+        try:  # (that takes no memory)
+            np.broadcast_to(np.empty((), bool), shape)[tuple(
+                item.data if isinstance(item, Tensor) else item for item in items)]
+        except IndexError as error:
+            raise IndexError(f"{name}: {error} (tensor of shape {shape})") from None
     return tuple(out) if isinstance(index, tuple) or len(out) != 1 else out[0]
 
 

@@ -5,9 +5,9 @@ operation graph: the operation (``_op``), the operands it was applied to (``_inp
 operation's non-differentiable parameters (``_params``, such as an axis) and its creation number
 (``_seq``, which orders the backward pass). Leaves, the tensors a user makes, keep none of them.
 Nothing else is recorded, so the graph is freed by reference counting alone as soon as nobody
-holds its output. Every tensor also has a version (``_version``): the creation-number clock's
-time of its last in-place change, 0 if it never had one. A node whose gradient rule reads a
-tensor that was changed after the node was made refuses to backpropagate (see ``engine``).
+holds its output. In-place changes are stamped on the memory they change (``_version``, see
+``engine.changed_in_place``): a node whose gradient rule reads memory that was changed after the
+node was made refuses to backpropagate.
 
 What lives here: construction and dtype rules, the constructors (``zeros``, ``randn``, ...) and
 the method and operator surface, each method a one-line call into ``ops`` (the derivative table)
@@ -17,6 +17,7 @@ backward pass (``engine``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -44,15 +45,34 @@ def get_default_dtype() -> np.dtype:
     return _default_dtype
 
 
-def _to_array(data: ArrayLike, dtype: Any = None) -> np.ndarray:
-    """Turn user data into a fresh array following the dtype rules of ``Tensor``."""
+class _TensorInList(Exception):
+    """Raised by a Tensor's ``__array__`` while a list is converted (see ``_to_array``)."""
+
+
+class _Listing(threading.local):
+    active = False  # a list is being converted to an array on this thread
+
+
+_listing = _Listing()
+
+
+def _to_array(data: ArrayLike, dtype: Any = None) -> np.ndarray | None:
+    """Turn user data into a fresh array following the dtype rules of ``Tensor``; None for a
+    list with a Tensor inside. (NumPy asks each Tensor in a list for its array while converting
+    the list: that request tells, at no cost for a list of numbers.)"""
     keeps_dtype = isinstance(data, (np.ndarray, np.generic, Tensor))
     if isinstance(data, Tensor):
         data = data.data
     try:
+        if isinstance(data, (list, tuple)):
+            _listing.active = True
         array = np.array(data, dtype=dtype, copy=True)
+    except _TensorInList:
+        return None
     except ValueError as error:
         raise ValueError(f"Tensor: cannot make an array from this data ({error})") from None
+    finally:
+        _listing.active = False
     if array.dtype.kind not in "biuf":
         raise TypeError(
             f"Tensor: data must be numeric (bool, int or float), got dtype {array.dtype} "
@@ -76,13 +96,18 @@ def _holds_tensor(data: list | tuple) -> bool:
 
 
 def _stacked(data: list | tuple, dtype: Any) -> Tensor:
-    """``tg.stack`` of a nested list's rows, level by level; numbers and arrays beside the
-    Tensors are constants of the first Tensor's dtype. Cast to ``dtype`` if one is given."""
+    """``tg.stack`` of a nested list's rows, level by level. The dtype follows ``Tensor``'s
+    rules: the float dtype the Tensors and float arrays among the rows promote to (numbers take
+    it), else the default float dtype; ``dtype`` forces one."""
     rows = [_stacked(x, None) if isinstance(x, (list, tuple)) and _holds_tensor(x) else x
             for x in data]
-    kind = next(x.data.dtype for x in rows if isinstance(x, Tensor))
-    out = functions.stack([x if isinstance(x, Tensor) else _to_array(x, kind) for x in rows])
-    return out if dtype is None or np.dtype(dtype) == out.data.dtype else out.astype(dtype)
+    floats = [x.dtype for x in (r.data if isinstance(r, Tensor) else r for r in rows)
+              if isinstance(x, np.ndarray) and x.dtype.kind == "f"]
+    kind = np.dtype(dtype) if dtype is not None else (
+        np.result_type(*floats) if floats else _default_dtype)
+    return functions.stack([
+        (x if x.data.dtype == kind else x.astype(kind)) if isinstance(x, Tensor)
+        else _to_array(x, kind) for x in rows])
 
 
 def _check_can_require_grad(dtype: np.dtype) -> None:
@@ -102,17 +127,21 @@ class Tensor:
     ``set_default_dtype``); ``dtype`` forces one. Only float tensors can require grad.
 
     A list with Tensors inside (``Tensor([a, b])``) is recorded as ``tg.stack``, so the result
-    stays in the graph of a and b instead of silently cutting it.
+    stays in the graph of a and b instead of silently cutting it; with ``requires_grad=True``
+    it is a new leaf holding their values, as in PyTorch.
     """
 
     __slots__ = ("__weakref__", "_hooks", "_inputs", "_op", "_params", "_requires_grad",
-                 "_retains_grad", "_seq", "_version", "data", "grad")
+                 "_retains_grad", "_seq", "data", "grad")
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
-        if isinstance(data, (list, tuple)) and _holds_tensor(data):
-            self._become(_stacked(data, dtype), requires_grad)
-            return
         array = _to_array(data, dtype)
+        if array is None:  # a list with Tensors inside
+            made = _stacked(data, dtype)
+            if not requires_grad:
+                self._become(made, requires_grad)
+                return
+            array = made.data  # a new leaf was asked for (a Parameter): the values alone
         if requires_grad:
             _check_can_require_grad(array.dtype)
         self.data: np.ndarray = array
@@ -123,14 +152,13 @@ class Tensor:
         self._params: tuple | None = None
         self._retains_grad = False
         self._hooks: list | None = None
-        self._version = 0
 
     def _become(self, made: Tensor, requires_grad: bool) -> None:
         """Be ``made``, a result nobody else holds: its array and, if it has one, its node."""
         if requires_grad:
             _check_can_require_grad(made.data.dtype)
         self.data, self.grad, self._hooks = made.data, None, None
-        self._retains_grad, self._version = False, 0
+        self._retains_grad = False
         self._op, self._inputs, self._params = made._op, made._inputs, made._params
         self._requires_grad = made._requires_grad or bool(requires_grad)
         if made._op is not None:
@@ -145,7 +173,6 @@ class Tensor:
         t._requires_grad = requires_grad
         t._op = t._inputs = t._params = t._hooks = None
         t._retains_grad = False
-        t._version = 0
         return t
 
     # ---- attributes ------------------------------------------------------------------------------
@@ -169,6 +196,13 @@ class Tensor:
         """Set ``requires_grad`` in place and return self."""
         self.requires_grad = requires_grad
         return self
+
+    @property
+    def _version(self) -> int:
+        """When this tensor's memory was last changed in place (``+=``, ``t[...] = v``, an
+        optimizer step), on the clock of creation numbers; 0 if never. It only increases, and
+        every view of the same memory shares it, as in PyTorch."""
+        return _engine.version(self.data)
 
     @property
     def is_leaf(self) -> bool:
@@ -223,6 +257,8 @@ class Tensor:
         return self.data.tolist()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if _listing.active:  # Tensor([..., self, ...]): recorded as stack, not copied
+            raise _TensorInList
         if dtype is not None and np.dtype(dtype) != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
@@ -360,7 +396,7 @@ class Tensor:
         return ops.not_equal(self, other)
 
     def __getitem__(self, index: Any) -> Tensor:
-        return ops.getitem(self, ops.normalize_index(index))
+        return ops.getitem(self, ops.normalize_index(index, self.data.shape))
 
     # In-place arithmetic changes ``data`` only when no graph is being recorded for it (inside
     # ``no_grad``, or when nothing involved requires grad): that is the parameter update
@@ -403,8 +439,8 @@ class Tensor:
                 "the graph records (the tensor or the value requires grad): write it as an "
                 "expression (tg.where, tg.concatenate), or inside `with tg.no_grad():`"
             )
-        index = ops.normalize_index(index)
         array = value.data if isinstance(value, Tensor) else value
+        index = ops.normalize_index(index, self.data.shape, "setitem")
         try:
             self.data[index] = array
         except (ValueError, TypeError, IndexError) as error:
@@ -478,8 +514,12 @@ class Tensor:
         """x², elementwise; d/dx = 2x."""
         return ops.square(self)
 
-    def clip(self, lo: float | None = None, hi: float | None = None, *, out: None = None) -> Tensor:
+    def clip(self, lo: float | None = None, hi: float | None = None, *, out: None = None,
+             **numpy_options: Any) -> Tensor:
         """x limited to [lo, hi]; the gradient passes where lo ≤ x ≤ hi."""
+        if numpy_options:  # (a ValueError: np.clip would retry a TypeError on the array)
+            raise ValueError(f"clip: options {sorted(numpy_options)} are not supported for a "
+                             "Tensor")
         return functions.clip(_numpy_args(self, "clip", None, out), lo, hi)
 
     def maximum(self, other: ArrayLike) -> Tensor:

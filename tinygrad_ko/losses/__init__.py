@@ -34,7 +34,7 @@ def _prepare(name: str, y: Any, t: Any, labels: bool = False) -> tuple[Tensor, A
             bad = target[(target < 0) | (target >= classes)]
             raise ValueError(f"{name}: label {int(bad[0])} is out of range for {classes} classes "
                              f"(y has shape {y.shape})")
-        return y, target, True
+        return y, target.copy(), True  # (the graph keeps the labels: the caller's may change)
     if target.shape != y.shape:
         allowed = " (or integer labels of shape y.shape[:-1])" if labels else ""
         raise ValueError(f"{name}: y has shape {y.shape} but t has shape {target.shape}; they "
