@@ -459,6 +459,34 @@ def test_float32_in_float32_out(case: Case, data: Any) -> None:
     assert all(x.grad.dtype == np.float32 for x in xs)
 
 
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@settings(max_examples=10)
+@given(data=st.data())
+def test_plain_recorded_and_anomaly_passes_give_identical_gradients(case: Case,
+                                                                    data: Any) -> None:
+    """The engine's shortcuts for one- and two-operand primitives (engine._step) against its
+    general path: a plain pass, a pass recorded with create_graph=True (rules get Tensors) and a
+    pass under detect_anomaly (every gradient checked) give the same gradients, bit for bit."""
+    operands, params = case.draw(data)
+    upstream = None
+    results = []
+    for how in ("plain", "recorded", "anomaly"):
+        xs = _tensors(operands)
+        out = case.fn(*xs, **params)
+        if upstream is None:
+            upstream = _upstream(data, out.shape)
+        if how == "anomaly":
+            with tg.detect_anomaly():
+                out.backward(upstream)
+        else:
+            out.backward(upstream, create_graph=how == "recorded")
+        results.append([x.grad.data for x in xs])
+    plain, recorded, anomaly = results
+    for p, r, a in zip(plain, recorded, anomaly):
+        np.testing.assert_array_equal(r, p)
+        np.testing.assert_array_equal(a, p)
+
+
 def _with_nan(data: Any, operands: list) -> list:
     """``operands`` with one element of one of them made NaN."""
     k = data.draw(st.sampled_from([i for i, x in enumerate(operands) if np.size(x)]),

@@ -270,7 +270,7 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
     # A recorded backward pass runs primitives inside the rules; anomalies are reported by _fit
     # under the name of the op whose gradient it is, not of those inner primitives.
     previous_grad, anomaly = _modes.switch(create_graph, False)
-    checked = create_graph or anomaly  # else a rule's array of the right shape and dtype is used
+    checked = (create_graph, anomaly) if create_graph or anomaly else None
     try:
         if root._op is None:
             leaves.append(root)
@@ -296,64 +296,17 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
             elif t._retains_grad:
                 grad_updates.append((t, g))
             passed.append(t)
-            arity = op.arity if not checked else None
-            if arity == 1:  # the common case: one operand
-                x, params, rule = inputs[0], t._params, op.rules[0]
-                if x._requires_grad:  # (a leaf may have been switched off since t was made)
-                    data = x.data
-                    # (a call without *params where there are none, as for most, is faster)
-                    gx = rule(g, data, t.data, *params) if params else rule(g, data, t.data)
-                    if type(gx) is not np.ndarray or gx.shape != data.shape \
-                            or gx.dtype is not data.dtype:
-                        gx = _fit(gx, x, op, 0, create_graph, anomaly)
-                else:
-                    x = None
-            elif arity == 2:  # two operands; a Python number or an array is a constant
-                a, b = inputs
-                a_needs = isinstance(a, Tensor) and a._requires_grad
-                b_needs = isinstance(b, Tensor) and b._requires_grad
-                a_data = a.data if isinstance(a, Tensor) else a
-                b_data = b.data if isinstance(b, Tensor) else b
-                params, x = t._params, None
-                if a_needs:
-                    x, rule = a, op.rules[0]
-                    gx = rule(g, a_data, b_data, t.data, *params) if params \
-                        else rule(g, a_data, b_data, t.data)
-                    if type(gx) is not np.ndarray or gx.shape != a_data.shape \
-                            or gx.dtype is not a_data.dtype:
-                        gx = _fit(gx, a, op, 0, create_graph, anomaly)
-                if b_needs:
-                    rule = op.rules[1]
-                    gb = rule(g, a_data, b_data, t.data, *params) if params \
-                        else rule(g, a_data, b_data, t.data)
-                    if type(gb) is not np.ndarray or gb.shape != b_data.shape \
-                            or gb.dtype is not b_data.dtype:
-                        gb = _fit(gb, b, op, 1, create_graph, anomaly)
-                    if x is None:
-                        x, gx = b, gb
-                    else:  # both operands need a gradient
-                        _send(a, gx, g, grads, heap, leaves, owned)
-                        _send(b, gb, g, grads, heap, leaves, owned)
-                        x = None
-            else:
-                x = None
-                needs = [isinstance(x, Tensor) and x._requires_grad for x in inputs]
-                if create_graph:
-                    xs, y = inputs, t
-                else:
-                    xs = [x.data if isinstance(x, Tensor) else x for x in inputs]
-                    y = t.data
-                for i, gx in enumerate(op.vjp(g, xs, y, t._params, needs)):
-                    if gx is None or not needs[i]:
-                        continue
-                    operand = inputs[i]  # a Function's gradient may be an array its user keeps
-                    _send(operand, _fit(gx, operand, op, i, create_graph, anomaly), None, grads,
-                          heap, leaves, owned)
-            if x is not None:  # one operand got a gradient
-                if not heap and x._op is not None:  # a chain: x is next, nothing else waits
+            sent = _step(t, g, checked)
+            if not heap and len(sent) == 1:
+                x, gx = sent[0]
+                if x._op is not None:  # a chain: its one operand is next, nothing else waits
                     t, g = x, gx
                     continue
-                _send(x, gx, g, grads, heap, leaves, owned)
+            # A built-in rule's new array may become a leaf's .grad without a copy (see _send);
+            # a user Function's gradient is an array its user may keep.
+            upstream = None if isinstance(op, type) else g
+            for x, gx in sent:
+                _send(x, gx, upstream, grads, heap, leaves, owned)
             if heap:
                 t = heappop(heap)[2]
                 g = grads.pop(id(t))
@@ -377,6 +330,69 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
     finally:
         _modes.switch(previous_grad, anomaly)
     return captured
+
+
+def _step(t: Tensor, g: Any, checked: tuple[bool, bool] | None) -> tuple:
+    """What happens to a gradient at one node: from ``g``, the gradient of node ``t``, the
+    gradients of those of its operands that require grad, as ``((operand, gradient), ...)``,
+    each gradient an array of its operand's shape and dtype (a Tensor when the pass is
+    recorded). ``checked`` is None for a plain pass, else (create_graph, anomaly).
+
+    The contract between the engine and an operation ``op`` (a ``Primitive`` or a ``Function``
+    subclass), all that the engine reads of it:
+
+    - ``op.vjp(g, operands, y, params, needs)`` returns one gradient per operand (None where
+      ``needs`` is False), given the operands and the output ``y`` as arrays (as Tensors when the
+      pass is recorded) and the parameters the node was made with;
+    - a ``Primitive`` also has ``arity``, its number of operands, and ``rules``, one per operand:
+      ``rules[i](g, *operands, y, *params)`` is the gradient for operand i, which is all that its
+      ``vjp`` calls. A gradient may still have a broadcast shape or another dtype: ``_fit`` sums
+      and casts it.
+
+    In general the step is ``op.vjp`` then ``_fit`` for each gradient. For one- and two-operand
+    primitives in a plain pass (nearly every node) it calls the rules directly instead and keeps a
+    result that is already an array of the operand's shape and dtype: the same gradients, without
+    the lists and the checks that dominate a chain of small operations (a test in test_ops.py
+    compares this path with the recorded and the anomaly-checking passes for every operation).
+    """
+    op, inputs = t._op, t._inputs
+    arity = op.arity if checked is None else None
+    if arity == 1:
+        x = inputs[0]
+        if not x._requires_grad:  # (a leaf may have been switched off since t was made)
+            return ()
+        rule, params = op.rules[0], t._params  # (a call without *params is faster)
+        gx = rule(g, x.data, t.data, *params) if params else rule(g, x.data, t.data)
+        return ((x, _as_gradient(gx, x, op, 0)),)
+    if arity == 2:  # (a Python number or an array operand is a constant)
+        a, b = inputs
+        a_needs = isinstance(a, Tensor) and a._requires_grad
+        b_needs = isinstance(b, Tensor) and b._requires_grad
+        a_data = a.data if isinstance(a, Tensor) else a
+        b_data = b.data if isinstance(b, Tensor) else b
+        rules, params, y = op.rules, t._params, t.data
+        if a_needs:
+            rule = rules[0]
+            ga = rule(g, a_data, b_data, y, *params) if params else rule(g, a_data, b_data, y)
+            ga = _as_gradient(ga, a, op, 0)
+            if not b_needs:
+                return ((a, ga),)
+        if b_needs:
+            rule = rules[1]
+            gb = rule(g, a_data, b_data, y, *params) if params else rule(g, a_data, b_data, y)
+            gb = _as_gradient(gb, b, op, 1)
+            return ((a, ga), (b, gb)) if a_needs else ((b, gb),)
+        return ()
+    create_graph, anomaly = checked or (False, False)
+    needs = [isinstance(x, Tensor) and x._requires_grad for x in inputs]
+    if create_graph:
+        operands, y = inputs, t
+    else:
+        operands = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        y = t.data
+    return [(inputs[i], _fit(gx, inputs[i], op, i, create_graph, anomaly))
+            for i, gx in enumerate(op.vjp(g, operands, y, t._params, needs))
+            if gx is not None and needs[i]]
 
 
 def _send(x: Tensor, gx: Any, g: Any, grads: dict[int, Any], heap: list,
@@ -404,6 +420,15 @@ def _send(x: Tensor, gx: Any, g: Any, grads: dict[int, Any], heap: list,
         total = grads[key] = previous + gx
         if type(total) is np.ndarray:  # (a Tensor when the pass is recorded)
             owned.add(key)
+
+
+def _as_gradient(gx: Any, x: Tensor, op: Any, i: int) -> Any:
+    """``_fit`` for a plain pass, which keeps a rule's result that is already an array of the
+    operand's shape and dtype (nearly every one) at the cost of one check."""
+    data = x.data
+    if type(gx) is np.ndarray and gx.shape == data.shape and gx.dtype is data.dtype:
+        return gx
+    return _fit(gx, x, op, i, False, False)
 
 
 def _fit(gx: Any, x: Tensor, op: Any, i: int, create_graph: bool, anomaly: bool) -> Any:
