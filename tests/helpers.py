@@ -1,4 +1,6 @@
-"""Small NumPy helpers shared by the tests, written independently of the library."""
+"""Shared by the tests: small NumPy helpers written independently of the library, and the small
+``tg.Function`` fixtures that several test files use, each with its hand-derived gradient (or, for
+a deliberately wrong one, what it gets wrong) in its docstring."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+import tinygrad_ko as tg
 
 
 def sum_to(g: np.ndarray, shape: tuple) -> np.ndarray:
@@ -36,3 +40,58 @@ def fake_dot(folder: Path) -> Path:
         encoding="utf-8")
     script.chmod(0o755)
     return log
+
+
+# ---- tg.Function fixtures ------------------------------------------------------------------------
+
+
+class Cube(tg.Function):
+    """y = x³, dy/dx = 3x²: backward returns 3x² · grad, from x kept as a ctx attribute."""
+
+    @staticmethod
+    def forward(ctx: tg.Context, x: np.ndarray) -> np.ndarray:
+        ctx.x = x
+        return x**3
+
+    @staticmethod
+    def backward(ctx: tg.Context, grad: np.ndarray) -> np.ndarray:
+        return 3 * ctx.x**2 * grad
+
+
+class TooManyGradients(tg.Function):
+    """Wrong on purpose: y = x, one input, whose gradient is grad itself (dy/dx = 1), but
+    backward returns two gradients."""
+
+    @staticmethod
+    def forward(ctx: tg.Context, x: np.ndarray) -> np.ndarray:
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx: tg.Context, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return grad, grad
+
+
+class TooFewGradients(tg.Function):
+    """Wrong on purpose: y = a · b, two inputs, whose gradients are grad · b and grad · a, but
+    backward returns only one."""
+
+    @staticmethod
+    def forward(ctx: tg.Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a * b
+
+    @staticmethod
+    def backward(ctx: tg.Context, grad: np.ndarray) -> np.ndarray:
+        return grad
+
+
+class WrongShapeGradient(tg.Function):
+    """Wrong on purpose: y = 2x, whose gradient is 2 · grad (of x's shape), but backward returns
+    ones of shape (5,)."""
+
+    @staticmethod
+    def forward(ctx: tg.Context, x: np.ndarray) -> np.ndarray:
+        return x * 2.0
+
+    @staticmethod
+    def backward(ctx: tg.Context, grad: np.ndarray) -> np.ndarray:
+        return np.ones(5)

@@ -122,6 +122,12 @@ def test_value_and_grad_argnums_tuple_returns_a_tuple(rng):
     assert_close(gx2, cosine * b)
 
 
+def test_argnums_as_numpy_integer_and_repeated_argnums():
+    assert_close(tg.grad(lambda x, y: x * y, argnums=np.int64(1))(np.float64(2.0), 5.0), 2.0)
+    with pytest.raises(ValueError, match="repeated argnums"):
+        tg.grad(lambda x: x, argnums=(0, 0))
+
+
 def test_grad_with_python_floats(float64_default):
     # f(x, y) = x^2 y + sin(y): df/dx = 2xy, df/dy = x^2 + cos y.
     def f(x, y):
@@ -176,6 +182,22 @@ def test_grad_leaves_no_grad_on_tensor_arguments(rng):
     t = tg.Tensor(rng.normal(size=3))
     tg.grad(lambda x: (x * x).sum())(t)
     assert t.grad is None and not t.requires_grad
+
+
+def test_grad_at_a_tensor_that_the_function_also_closes_over():
+    w = tg.Tensor(np.float64(3.0), requires_grad=True)
+    got = tg.grad(lambda x: x * w)(w)  # ∂/∂x (x·w) = w, whatever x's value
+    assert_close(np.asarray(got.data if isinstance(got, tg.Tensor) else got), 3.0)
+
+
+def test_recorded_gradients_do_not_alias_each_other():
+    a = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = tg.Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    ga, gb = tg.grad(lambda a, b: (a + b).sum(), argnums=(0, 1))(a, b)
+    assert ga is not gb and not np.shares_memory(ga.data, gb.data)
+    with tg.no_grad():
+        ga *= 10  # writable, and gb does not change
+    np.testing.assert_array_equal(gb.data, [1.0, 1.0])
 
 
 # ---- jacobian ------------------------------------------------------------------------------------
@@ -383,6 +405,13 @@ def test_nested_grad_through_a_closure():
         assert_close(np.asarray(tg.grad(outer)(np.float64(y))).reshape(()), 2 * y)
 
 
+def test_nested_grad_is_the_partial_in_the_argument_not_through_a_closure():
+    # d/dx [ d/dy (x·y) at y = x ] = d/dx [x] = 1, as in JAX (not d/dx of 2x).
+    assert_close(tg.grad(lambda x: tg.grad(lambda y: x * y)(x))(np.float64(3.0)), 1.0)
+    # d/dx [ ∂/∂a (a·b) at a = b = x ] = d/dx [b] = 1.
+    assert_close(tg.grad(lambda x: tg.grad(lambda a, b: a * b)(x, x))(np.float64(3.0)), 1.0)
+
+
 def test_second_derivative_through_backward_create_graph():
     # The Tensor API path: backward(create_graph=True), then backward of the gradient.
     xs = np.linspace(-2.0, 2.0, 9)
@@ -516,35 +545,3 @@ def test_mlp_hessian_matches_finite_differences_of_hand_gradient(mlp_problem):
     numeric = np.stack(columns, axis=1)
     assert_close(full, numeric, rtol=FD_RTOL, atol=FD_ATOL)
     assert_close(full, full.T)
-
-
-# ---- nesting: partial derivatives in the argument (found in review) ------------------------------
-
-
-def test_nested_grad_is_the_partial_in_the_argument_not_through_a_closure():
-    # d/dx [ d/dy (x·y) at y = x ] = d/dx [x] = 1, as in JAX (not d/dx of 2x).
-    assert_close(tg.grad(lambda x: tg.grad(lambda y: x * y)(x))(np.float64(3.0)), 1.0)
-    # d/dx [ ∂/∂a (a·b) at a = b = x ] = d/dx [b] = 1.
-    assert_close(tg.grad(lambda x: tg.grad(lambda a, b: a * b)(x, x))(np.float64(3.0)), 1.0)
-
-
-def test_grad_at_a_tensor_that_the_function_also_closes_over():
-    w = tg.Tensor(np.float64(3.0), requires_grad=True)
-    got = tg.grad(lambda x: x * w)(w)  # ∂/∂x (x·w) = w, whatever x's value
-    assert_close(np.asarray(got.data if isinstance(got, tg.Tensor) else got), 3.0)
-
-
-def test_argnums_as_numpy_integer_and_repeated_argnums():
-    assert_close(tg.grad(lambda x, y: x * y, argnums=np.int64(1))(np.float64(2.0), 5.0), 2.0)
-    with pytest.raises(ValueError, match="repeated argnums"):
-        tg.grad(lambda x: x, argnums=(0, 0))
-
-
-def test_recorded_gradients_do_not_alias_each_other():
-    a = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
-    b = tg.Tensor(np.array([3.0, 4.0]), requires_grad=True)
-    ga, gb = tg.grad(lambda a, b: (a + b).sum(), argnums=(0, 1))(a, b)
-    assert ga is not gb and not np.shares_memory(ga.data, gb.data)
-    with tg.no_grad():
-        ga *= 10  # writable, and gb does not change
-    np.testing.assert_array_equal(gb.data, [1.0, 1.0])

@@ -1,18 +1,24 @@
-"""The command line, run as a user runs it: in a subprocess."""
+"""The command line, run as a user runs it: in a subprocess; and what ``train`` shows (the
+progress bar and the loss-curve plot), in process."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import fake_dot
+
+from tinygrad_ko.cli import PlainProgress, plot_history, progress_bar
+from tinygrad_ko.train import History
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -211,6 +217,119 @@ def test_train_same_seed_same_output() -> None:
     assert len(_without_timing(first.stdout)) == 4  # header, two epochs, accuracy
     assert _without_timing(first.stdout) == _without_timing(again.stdout)
     assert _without_timing(first.stdout)[1:] != _without_timing(other.stdout)[1:]
+
+
+# ---- what train shows: the progress bar and the curves (in process) ------------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_plain_progress_writes_one_final_line_when_not_a_terminal() -> None:
+    stream = io.StringIO()
+    items = list(range(45))
+    bar = PlainProgress(items, "epoch 3", stream=stream)
+    seen = []
+    for item in bar:
+        seen.append(item)
+        bar.set_postfix(loss="0.1234")
+    assert seen == items
+    out = stream.getvalue()
+    assert out.endswith("\n")
+    lines = out[:-1].split("\n")  # not splitlines(): that would also split at "\r"
+    assert len(lines) == 1
+    assert out.count("\r") <= 1  # drawn once, not redrawn per item
+    assert out.count("/45") == 1
+    line = lines[0].lstrip("\r")
+    assert line.startswith("epoch 3")
+    assert "45/45" in line
+    assert "[" + "#" * 20 + "]" in line  # a full bar
+    assert "loss=0.1234" in line
+
+
+def test_plain_progress_yields_every_item_of_an_iterable_without_length() -> None:
+    stream = io.StringIO()
+    assert list(PlainProgress((i * i for i in range(5)), "epoch 1", stream=stream)) == [
+        0, 1, 4, 9, 16]
+    assert stream.getvalue().count("\n") == 1
+
+
+def test_plain_progress_redraws_in_place_on_a_terminal() -> None:
+    stream = _Terminal()
+    items = ["a", "b", "c", "d"]
+    assert list(PlainProgress(items, "epoch 1", stream=stream)) == items
+    out = stream.getvalue()
+    # One redraw per item (carriage return, no newline), then the final line.
+    assert out.count("\r") == len(items) + 1
+    assert out.count("\n") == 1
+    for done in range(1, len(items) + 1):
+        assert f"{done}/{len(items)}" in out
+
+
+def test_plain_progress_close_ends_a_half_drawn_bar_on_a_terminal() -> None:
+    stream = _Terminal()
+    bar = PlainProgress(list(range(10)), "epoch 1", stream=stream)
+    items = iter(bar)
+    next(items), next(items)  # the bar is redrawn in place after each item: "1/10", no newline
+    assert not stream.getvalue().endswith("\n")
+    bar.close()  # as an interrupted epoch does, so the next line starts on a line of its own
+    assert stream.getvalue().endswith("1/10 \n")
+    bar.close()
+    assert stream.getvalue().count("\n") == 1
+
+
+def test_plain_progress_close_writes_nothing_when_the_bar_is_not_half_drawn() -> None:
+    stream = io.StringIO()  # not a terminal: the bar is written once, at the end of the epoch
+    bar = PlainProgress(list(range(10)), "epoch 1", stream=stream)
+    next(iter(bar))
+    bar.close()
+    assert stream.getvalue() == ""
+
+
+def test_progress_bar_choice(monkeypatch) -> None:
+    assert progress_bar(quiet=True) is None
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # importing tqdm now raises ImportError
+    assert progress_bar(False) is PlainProgress
+
+
+def test_progress_bar_uses_tqdm_when_it_is_installed(monkeypatch) -> None:
+    calls = []
+
+    def fake_tqdm(items, **options):
+        calls.append(options)
+        return items
+
+    monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(tqdm=fake_tqdm))
+    make = progress_bar(False)
+    assert make is not None and make is not PlainProgress
+    assert list(make([1, 2, 3], "epoch 1")) == [1, 2, 3]
+    assert calls and calls[0]["desc"] == "epoch 1"
+
+
+def test_plot_history_writes_a_png(tmp_path) -> None:
+    history = History(loss=[2.0, 1.0, 0.5, 0.3], train_accuracy=[0.5, 0.7, 0.8, 0.9],
+                      test_accuracy=[0.45, 0.65, 0.8, 0.85])
+    path = tmp_path / "curves.png"
+    plot_history(history, str(path))
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    assert len(data) > 10_000  # two axes with curves, labels and a legend at 1000×400 pixels
+
+
+def test_plot_history_leaves_the_callers_backend_alone(tmp_path) -> None:
+    import matplotlib
+
+    history = History(loss=[2.0, 1.0], train_accuracy=[0.5, 0.7], test_accuracy=[0.45, 0.65])
+    original = matplotlib.get_backend()
+    matplotlib.use("svg")  # the caller's choice, which is not Agg
+    try:
+        plot_history(history, str(tmp_path / "curves.png"))
+        assert matplotlib.get_backend().lower() == "svg"
+    finally:
+        matplotlib.use(original)
+    assert (tmp_path / "curves.png").read_bytes()[:8] == PNG_SIGNATURE
 
 
 # ---- graph ---------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import Cube, TooManyGradients
 
 import tinygrad_ko as tg
 
@@ -442,6 +443,24 @@ def test_retained_grad_accumulates_over_backward_calls(rng):
     np.testing.assert_allclose(y.grad.data, 8 * a, rtol=RTOL)
 
 
+def test_retain_grad_on_a_tensor_that_does_not_require_grad():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        leaf([1.0], requires_grad=False).retain_grad()
+
+
+def test_hooks_get_a_copy_they_may_change_in_place():
+    p, w = leaf([1.0, 2.0]), leaf([1.0, 1.0])
+
+    def doubling(g):
+        g.data *= 2  # in place: must not reach w's gradient through add's shared array
+        return g
+
+    p.register_hook(doubling)
+    (p + w).backward(np.ones(2))
+    np.testing.assert_array_equal(p.grad.data, [2.0, 2.0])
+    np.testing.assert_array_equal(w.grad.data, [1.0, 1.0])
+
+
 # ---- deep graphs ---------------------------------------------------------------------------------
 
 DEPTH = 100_000
@@ -526,6 +545,15 @@ def test_backward_grad_as_tensor(rng):
     x = leaf(a)
     x.sin().backward(tg.Tensor(G))
     np.testing.assert_allclose(x.grad.data, G * np.cos(a), rtol=RTOL)
+
+
+def test_a_failed_backward_changes_nothing_and_fails_the_same_way_again():
+    x, w = leaf([1.0, 2.0]), leaf([3.0])
+    z = (x * 3).sum() + TooManyGradients.apply(w).sum()
+    for _ in range(2):  # the graph was not released: the second try gives the same error
+        with pytest.raises(RuntimeError, match="returned 2 gradient"):
+            z.backward()
+        assert x.grad is None and w.grad is None
 
 
 # ---- aliasing ------------------------------------------------------------------------------------
@@ -725,6 +753,17 @@ def test_float32_upstream_for_float64_root_gives_float64_gradients(rng):
     assert x.grad.dtype == np.float64
 
 
+def test_float32_leaf_gets_float32_gradient_from_a_float64_seed_or_hook():
+    x = tg.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    (x * 2).backward(tg.Tensor(np.ones(2)), create_graph=True)
+    assert x.grad.dtype == np.float32
+    y = tg.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    y.register_hook(lambda g: tg.Tensor(np.asarray(g.data, dtype=np.float64) * 2))
+    (y * 3).sum().backward()
+    assert y.grad.dtype == np.float32
+    np.testing.assert_array_equal(y.grad.data, [6.0, 6.0])
+
+
 # ---- create_graph --------------------------------------------------------------------------------
 
 
@@ -837,57 +876,6 @@ def test_create_graph_graph_freed_once_grad_reset(gc_disabled, rng):
     assert ref() is None
 
 
-# ---- found in review: atomic failures, dtypes of seeds and hooks, hook copies --------------------
-
-
-class _WrongCount(tg.Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x * 1.0
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad, grad  # two gradients for one input
-
-
-def test_a_failed_backward_changes_nothing_and_fails_the_same_way_again():
-    x, w = leaf([1.0, 2.0]), leaf([3.0])
-    z = (x * 3).sum() + _WrongCount.apply(w).sum()
-    for _ in range(2):  # the graph was not released: the second try gives the same error
-        with pytest.raises(RuntimeError, match="returned 2 gradient"):
-            z.backward()
-        assert x.grad is None and w.grad is None
-
-
-def test_float32_leaf_gets_float32_gradient_from_a_float64_seed_or_hook():
-    x = tg.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
-    (x * 2).backward(tg.Tensor(np.ones(2)), create_graph=True)
-    assert x.grad.dtype == np.float32
-    y = tg.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
-    y.register_hook(lambda g: tg.Tensor(np.asarray(g.data, dtype=np.float64) * 2))
-    (y * 3).sum().backward()
-    assert y.grad.dtype == np.float32
-    np.testing.assert_array_equal(y.grad.data, [6.0, 6.0])
-
-
-def test_hooks_get_a_copy_they_may_change_in_place():
-    p, w = leaf([1.0, 2.0]), leaf([1.0, 1.0])
-
-    def doubling(g):
-        g.data *= 2  # in place: must not reach w's gradient through add's shared array
-        return g
-
-    p.register_hook(doubling)
-    (p + w).backward(np.ones(2))
-    np.testing.assert_array_equal(p.grad.data, [2.0, 2.0])
-    np.testing.assert_array_equal(w.grad.data, [1.0, 1.0])
-
-
-def test_retain_grad_on_a_tensor_that_does_not_require_grad():
-    with pytest.raises(RuntimeError, match="does not require grad"):
-        leaf([1.0], requires_grad=False).retain_grad()
-
-
 # ---- in-place changes between forward and backward (version counters) ---------------------------
 
 
@@ -985,17 +973,6 @@ def test_loading_a_state_dict_after_the_forward_is_refused() -> None:
 
 def test_a_function_whose_input_changed_is_refused() -> None:
     """A user Function may have kept any input: every one is checked."""
-
-    class Cube(tg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.x = x
-            return x**3
-
-        @staticmethod
-        def backward(ctx, g):
-            return 3 * ctx.x**2 * g
-
     x = leaf([1.0, 2.0])
     y = Cube.apply(x)
     with tg.no_grad():

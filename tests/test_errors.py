@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import TooFewGradients, WrongShapeGradient
 
 import tinygrad_ko as tg
 from tinygrad_ko import losses as L
@@ -522,35 +523,15 @@ def test_item_of_a_multi_element_tensor_names_the_count_and_the_shape() -> None:
     scene.assert_unchanged()
 
 
-# ---- user-defined Functions ----------------------------------------------------------------------
-
-
-class OneGradientForTwo(tg.Function):
-    @staticmethod
-    def forward(ctx: tg.Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return a * b
-
-    @staticmethod
-    def backward(ctx: tg.Context, grad: np.ndarray) -> np.ndarray:
-        return grad
-
-
-class WrongShape(tg.Function):
-    @staticmethod
-    def forward(ctx: tg.Context, a: np.ndarray) -> np.ndarray:
-        return a * 2.0
-
-    @staticmethod
-    def backward(ctx: tg.Context, grad: np.ndarray) -> np.ndarray:
-        return np.ones(5)
+# ---- user-defined Functions (deliberately wrong ones from tests/helpers.py) ----------------------
 
 
 def test_a_function_returning_the_wrong_number_of_gradients_changes_nothing() -> None:
     a, b = other_leaf((2,)), other_leaf((2,))
     watched = Watched(a, b)
-    loss = OneGradientForTwo.apply(a, b).sum() + a.sum()
+    loss = TooFewGradients.apply(a, b).sum() + a.sum()
     for _ in range(2):  # the graph survives the failure: the second call fails the same way
-        with pytest.raises(RuntimeError, match=mentions("OneGradientForTwo.backward",
+        with pytest.raises(RuntimeError, match=mentions("TooFewGradients.backward",
                                                         "1 gradient(s) for 2 input(s)")):
             loss.backward()
         watched.assert_unchanged()
@@ -559,9 +540,9 @@ def test_a_function_returning_the_wrong_number_of_gradients_changes_nothing() ->
 def test_a_function_returning_a_gradient_of_an_incompatible_shape_changes_nothing() -> None:
     a = other_leaf((2,))
     watched = Watched(a)
-    loss = WrongShape.apply(a).sum() + a.sum()
+    loss = WrongShapeGradient.apply(a).sum() + a.sum()
     for _ in range(2):
-        with pytest.raises(RuntimeError, match=mentions("the backward of 'WrongShape'",
+        with pytest.raises(RuntimeError, match=mentions("the backward of 'WrongShapeGradient'",
                                                         "shape (5,)", "input 0 of shape (2,)")):
             loss.backward()
         watched.assert_unchanged()

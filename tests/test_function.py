@@ -2,12 +2,15 @@
 gradients, in the style of ``torch.autograd.Function``.
 
 Expected gradients are the derivatives of the test's own forward formulas, written out by hand.
+The Functions other test files use too (``Cube`` and the deliberately wrong ones) come from
+``tests/helpers.py``, with their derivatives in their docstrings.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import Cube, TooFewGradients, TooManyGradients, WrongShapeGradient
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -20,19 +23,6 @@ RTOL = 1e-10
 def float_arrays(shape, lo=-3.0, hi=3.0):
     return hnp.arrays(np.float64, shape,
                       elements=st.floats(lo, hi, allow_nan=False, allow_infinity=False))
-
-
-class Cube(tg.Function):
-    """y = x³, dy/dx = 3x²."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.x = x
-        return x**3
-
-    @staticmethod
-    def backward(ctx, grad):
-        return 3 * ctx.x**2 * grad
 
 
 class MulSin(tg.Function):
@@ -208,42 +198,57 @@ def test_needs_input_grad_tells_which_gradients_are_wanted(a_requires, b_require
         assert tb.grad is None
 
 
+def test_first_order_backward_still_sees_arrays():
+    seen = []
+
+    class Spy(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.x = x
+            return 3 * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            seen.append((type(ctx.x), type(grad)))
+            return 3 * grad
+
+    x = tg.Tensor(np.ones(2), requires_grad=True)
+    Spy.apply(x).sum().backward()
+    assert seen == [(np.ndarray, np.ndarray)]
+
+
 # ---- what the engine checks and does for a Function ----------------------------------------------
-
-
-class TooMany(tg.Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x * 2
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad * 2, grad
-
-
-class TooFew(tg.Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        return a + b
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
 
 
 def test_backward_returning_too_many_gradients_raises_naming_the_class():
     t = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
-    y = TooMany.apply(t).sum()
-    with pytest.raises(RuntimeError, match=r"TooMany.*2.*1"):
+    y = TooManyGradients.apply(t).sum()
+    with pytest.raises(RuntimeError, match=r"TooManyGradients.*2.*1"):
         y.backward()
 
 
 def test_backward_returning_too_few_gradients_raises_naming_the_class():
     a = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
     b = tg.Tensor(np.array([3.0, 4.0]), requires_grad=True)
-    y = TooFew.apply(a, b).sum()
-    with pytest.raises(RuntimeError, match=r"TooFew.*1.*2"):
+    y = TooFewGradients.apply(a, b).sum()
+    with pytest.raises(RuntimeError, match=r"TooFewGradients.*1.*2"):
         y.backward()
+
+
+def test_backward_may_return_a_list():
+    class Both(tg.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, grad):
+            return [grad, 2 * grad]
+
+    a = tg.Tensor(np.ones(2), requires_grad=True)
+    b = tg.Tensor(np.ones(2), requires_grad=True)
+    Both.apply(a, b).sum().backward()
+    np.testing.assert_array_equal(b.grad.data, [2.0, 2.0])
 
 
 @pytest.mark.parametrize("shape", [(3,), (1, 3), (2, 1)])
@@ -274,18 +279,9 @@ def test_a_broadcast_gradient_is_summed_back_to_the_input_shape(shape):
 
 
 def test_a_gradient_of_an_incompatible_shape_raises_naming_the_class_and_shapes():
-    class BadShape(tg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x * 1.0
-
-        @staticmethod
-        def backward(ctx, grad):
-            return np.ones(5)
-
     t = tg.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
-    y = BadShape.apply(t).sum()
-    with pytest.raises(RuntimeError, match="BadShape") as error:
+    y = WrongShapeGradient.apply(t).sum()
+    with pytest.raises(RuntimeError, match="WrongShapeGradient") as error:
         y.backward()
     assert "(5,)" in str(error.value) and "(3,)" in str(error.value)
 
@@ -360,7 +356,7 @@ def test_backward_without_any_recorded_input_raises():
         y.backward()
 
 
-# ---- create_graph --------------------------------------------------------------------------------
+# ---- create_graph and second derivatives ---------------------------------------------------------
 
 
 def test_create_graph_through_a_function_gives_the_first_order_gradient():
@@ -389,10 +385,9 @@ def test_create_graph_with_a_two_input_function():
     np.testing.assert_allclose(tb.grad.data, 3 * a * np.cos(b), rtol=RTOL)
 
 
-# ---- differentiating a Function's backward again (found in review) -------------------------------
-
-
 class SquareSaved(tg.Function):
+    """y = x², dy/dx = 2x, from x kept by save_for_backward."""
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -405,6 +400,8 @@ class SquareSaved(tg.Function):
 
 
 class SineAttribute(tg.Function):
+    """y = sin x, dy/dx = cos x, from x kept as a ctx attribute."""
+
     @staticmethod
     def forward(ctx, x):
         ctx.x = x
@@ -424,38 +421,3 @@ def test_second_derivative_through_ctx_attributes_and_ufuncs():
     d2 = tg.grad(tg.grad(lambda x: SineAttribute.apply(x)))
     for x in (-1.0, 0.4, 2.0):
         np.testing.assert_allclose(d2(np.float64(x)), -np.sin(x), rtol=1e-12)  # sin'' = −sin
-
-
-def test_first_order_backward_still_sees_arrays():
-    seen = []
-
-    class Spy(tg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.x = x
-            return 3 * x
-
-        @staticmethod
-        def backward(ctx, grad):
-            seen.append((type(ctx.x), type(grad)))
-            return 3 * grad
-
-    x = tg.Tensor(np.ones(2), requires_grad=True)
-    Spy.apply(x).sum().backward()
-    assert seen == [(np.ndarray, np.ndarray)]
-
-
-def test_backward_may_return_a_list():
-    class Both(tg.Function):
-        @staticmethod
-        def forward(ctx, a, b):
-            return a + b
-
-        @staticmethod
-        def backward(ctx, grad):
-            return [grad, 2 * grad]
-
-    a = tg.Tensor(np.ones(2), requires_grad=True)
-    b = tg.Tensor(np.ones(2), requires_grad=True)
-    Both.apply(a, b).sum().backward()
-    np.testing.assert_array_equal(b.grad.data, [2.0, 2.0])

@@ -3,7 +3,8 @@ errors.
 
 The gradient properties run the same table as ``python -m tinygrad_ko gradcheck``
 (``tinygrad_ko.testing.losses.BUILTIN``), float64 with rtol 1e-10 against
-``tinygrad_ko.losses.reference``, plus central finite differences.
+``tinygrad_ko.losses.reference``, plus central finite differences. The fused softmax cross
+entropy is also held equal to its composed definition (value, first and second derivatives).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_ko as tg
+from tinygrad_ko.losses import _softmax_cross_entropy_composed as softmax_cross_entropy_composed
 from tinygrad_ko.losses import reference
 from tinygrad_ko.testing import assert_grad_matches, check_property, gradcheck
 from tinygrad_ko.testing.losses import BUILTIN
 from tinygrad_ko.testing.strategies import (
+    arrays,
     binary_pairs,
     classification_pairs,
     probabilities,
@@ -73,6 +76,116 @@ def test_hessian_matches_the_hand_derivation(loss: Any, hessian: Any, pairs: Any
     got = tg.hessian(lambda y_: loss(y_, t))(np.asarray(y, dtype=np.float64))
     np.testing.assert_allclose(got.reshape(y.size, y.size), hessian(y, t), rtol=1e-10,
                                atol=1e-13)
+
+
+# ---- the fused softmax cross entropy keeps the promise of its composed definition ----------------
+# softmax_cross_entropy is one fused row of the table of derivatives; its definition, the composed
+# expression −(1/N) Σ t log_softmax(z), is _softmax_cross_entropy_composed. The two must agree in
+# value, first and second derivatives, for every kind of target. Logits are finite: with a logit
+# −inf against a target 0 the two differ on purpose (0 · log 0 is 0 in the fused row).
+
+SCE_TARGETS = ["one_hot", "probabilities", "weights", "labels"]
+
+
+@st.composite
+def logits_and_target(draw: Any, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """Finite logits (N, C) or (C,) with N ≤ 4, C ≤ 5, and a target of the given kind; "weights"
+    are non-negative rows that need not sum to 1 (the fused row's dE/dz carries a factor Σt)."""
+    kind = "one_hot" if target == "weights" else target
+    z, t = draw(classification_pairs(target=kind, batch=st.one_of(st.none(), st.integers(1, 4)),
+                                     classes=st.integers(2, 5), logits=True))
+    if target == "weights":
+        t = draw(arrays(z.shape, 0.0, 2.0))
+    return z, t
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _dense(z: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return np.eye(z.shape[-1])[t] if t.dtype.kind == "i" else t
+
+
+@pytest.mark.parametrize("target", SCE_TARGETS)
+@given(data=st.data())
+def test_fused_softmax_cross_entropy_value_equals_its_definition(target: str, data: Any) -> None:
+    z, t = data.draw(logits_and_target(target))
+    n = len(z) if z.ndim == 2 else 1
+    expected = -(_dense(z, t) * _log_softmax(z)).sum() / n  # plain NumPy
+    composed = softmax_cross_entropy_composed(f64(z), t)
+    fused = L.softmax_cross_entropy(f64(z), t)
+    assert composed.item() == pytest.approx(expected, rel=1e-12, abs=1e-13)
+    assert fused.item() == pytest.approx(composed.item(), rel=1e-12, abs=1e-13)
+
+
+@pytest.mark.parametrize("target", SCE_TARGETS)
+@given(data=st.data())
+def test_fused_softmax_cross_entropy_gradients_equal_its_definitions(target: str,
+                                                                     data: Any) -> None:
+    """dE/dz, and dE/dt = −log_softmax(z) / N for a dense target (one-hot, probabilities or
+    weights) given as a Tensor that requires grad."""
+    z, t = data.draw(logits_and_target(target))
+    dense = t.dtype.kind == "f"
+    grads = []
+    for loss in (L.softmax_cross_entropy, softmax_cross_entropy_composed):
+        z_ = f64(z, requires_grad=True)
+        t_ = f64(t, requires_grad=True) if dense else t
+        loss(z_, t_).backward()
+        grads.append((z_.grad.data, t_.grad.data if dense else None))
+    (fused_z, fused_t), (composed_z, composed_t) = grads
+    np.testing.assert_allclose(fused_z, composed_z, rtol=1e-10, atol=1e-13)
+    if dense:
+        n = len(z) if z.ndim == 2 else 1
+        np.testing.assert_allclose(composed_t, -_log_softmax(z) / n, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(fused_t, composed_t, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("target", SCE_TARGETS)
+@given(data=st.data())
+def test_fused_softmax_cross_entropy_second_derivatives_equal_its_definitions(
+        target: str, data: Any) -> None:
+    """The Hessian in z (the fused row's rules recorded by create_graph, differentiated again),
+    and for a dense target both mixed blocks: d/dt of dE/dz and d/dz of dE/dt."""
+    z, t = data.draw(logits_and_target(target))
+    n, k = (len(z) if z.ndim == 2 else 1), z.shape[-1]
+    # The definition's second derivatives by hand, p = softmax(z) row by row, nothing across rows:
+    # d²E/dz_i dz_j = (1[i = j] p_i − p_i p_j) Σt / N and d²E/dz_i dt_j = (p_i − 1[i = j]) / N.
+    p = np.exp(_log_softmax(z)).reshape(n, k)
+    weight = _dense(z, t).reshape(n, k).sum(axis=-1)
+    hessian, mixed = np.zeros((z.size, z.size)), np.zeros((z.size, z.size))
+    for i in range(n):
+        rows = slice(i * k, (i + 1) * k)
+        hessian[rows, rows] = (np.diag(p[i]) - np.outer(p[i], p[i])) * weight[i] / n
+        mixed[rows, rows] = (p[i][:, None] - np.eye(k)) / n
+
+    fused, composed = L.softmax_cross_entropy, softmax_cross_entropy_composed
+    hessians = [tg.hessian(lambda z_, loss=loss: loss(z_, t))(z) for loss in (fused, composed)]
+    np.testing.assert_allclose(hessians[1].reshape(z.size, z.size), hessian, rtol=1e-10,
+                               atol=1e-13)
+    np.testing.assert_allclose(hessians[0], hessians[1], rtol=1e-10, atol=1e-13)
+    if t.dtype.kind != "f":
+        return
+
+    def mixed_blocks(loss: Any) -> tuple[np.ndarray, np.ndarray]:
+        dz_dt = tg.jacobian(lambda t_: tg.grad(lambda z_: loss(z_, t_))(z))(t)
+        dt_dz = tg.jacobian(lambda z_: tg.grad(lambda t_: loss(z_, t_))(t))(z)
+        return dz_dt, dt_dz
+
+    fused_blocks, composed_blocks = mixed_blocks(fused), mixed_blocks(composed)
+    for got, want, by_hand in zip(fused_blocks, composed_blocks, (mixed, mixed.T)):
+        np.testing.assert_allclose(want.reshape(z.size, z.size), by_hand, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)
+
+
+def test_the_fused_row_takes_zero_log_zero_as_zero_where_the_definition_gives_nan() -> None:
+    """z = (0, 0, −inf), t = (1, 0, 0): log softmax z = (−log 2, −log 2, −inf), so E = log 2 by
+    hand; the composed expression multiplies 0 · (−inf) = NaN."""
+    z, t = np.array([0.0, 0.0, -np.inf]), np.array([1.0, 0.0, 0.0])
+    assert L.softmax_cross_entropy(f64(z), t).item() == pytest.approx(np.log(2), rel=1e-15)
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(softmax_cross_entropy_composed(f64(z), t).item())
 
 
 # ---- values, derived independently ---------------------------------------------------------------

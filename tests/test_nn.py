@@ -9,6 +9,8 @@ small two-layer network written out by hand.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -235,12 +237,21 @@ def test_the_first_of_several_shape_mismatches_is_named():
     assert_same_values(before, model)
 
 
-def test_a_non_numeric_value_in_the_state_raises_and_changes_no_parameter():
+NON_NUMERIC = {"str": np.array(["a", "b"]), "object": np.array([1.0, 2.0], dtype=object),
+               "complex": np.array([1 + 2j, 3j]),
+               "datetime": np.array(["2024-01-01", "2024-01-02"], dtype="datetime64[D]")}
+
+
+@pytest.mark.parametrize("value", list(NON_NUMERIC.values()), ids=list(NON_NUMERIC))
+def test_a_non_numeric_value_in_the_state_is_a_type_error_and_changes_no_parameter(value):
+    """A TypeError, as for non-numeric data anywhere in the package (Tensor, the losses),
+    naming the entry and its dtype; the entries before it, which would load, are not loaded."""
     model = nn.mlp([3, 4, 2], rng=0)
     before = snapshot(model)
     state = _state_of_another_model()
-    state["2.bias"] = np.array(["a", "b"])
-    with pytest.raises(ValueError, match=r"2\.bias"):
+    state["2.bias"] = value
+    with pytest.raises(TypeError, match=r"load_state_dict: '2\.bias' .*numeric.*"
+                                        + re.escape(str(value.dtype))):
         model.load_state_dict(state)
     assert_same_values(before, model)
 

@@ -296,6 +296,20 @@ def test_adam_betas_outside_zero_one_raise_value_error(betas):
         optim.Adam([nn.Parameter(np.ones(2))], betas=betas)
 
 
+def test_an_optimizer_without_an_update_rule_says_what_a_subclass_must_define():
+    class NoRule(optim.Optimizer):
+        pass
+
+    for make in (optim.Optimizer, NoRule):
+        p = nn.Parameter(np.ones(2))
+        p.grad = tg.Tensor(np.full(2, 0.5))
+        with pytest.raises(NotImplementedError,
+                           match=rf"^{make.__name__}: a subclass of Optimizer must define "
+                                 r"update\(value, grad, state\)"):
+            make([p], lr=0.1).step()
+        np.testing.assert_array_equal(p.data, np.ones(2))
+
+
 # ---- dtypes and convergence ----------------------------------------------------------------------
 
 

@@ -162,6 +162,26 @@ def test_requires_grad_cannot_be_changed_on_a_non_leaf():
         y.requires_grad = False
 
 
+def test_requires_grad_underscore_sets_the_flag_in_place_and_returns_self():
+    x = tg.Tensor([1.0, 2.0])
+    assert x.requires_grad_() is x and x.requires_grad  # True by default
+    (x * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])  # a leaf that now gets a gradient
+    assert x.requires_grad_(False) is x and not x.requires_grad
+    assert (x * 3.0).grad_fn is None  # nothing is recorded any more
+
+
+def test_requires_grad_underscore_refuses_a_non_leaf_and_an_integer_tensor():
+    y = tg.Tensor([1.0, 2.0], requires_grad=True) * 2.0
+    with pytest.raises(RuntimeError, match="leaf"):
+        y.requires_grad_(False)
+    assert y.requires_grad
+    n = tg.Tensor(np.array([1, 2]), dtype=np.int64)
+    with pytest.raises(TypeError, match=r"requires_grad.*float"):
+        n.requires_grad_()
+    assert not n.requires_grad
+
+
 # ---- attributes ----------------------------------------------------------------------------------
 
 
@@ -180,6 +200,11 @@ def test_shape_ndim_size_dtype_and_len_are_numpys():
 def test_len_of_a_zero_dimensional_tensor_raises_type_error():
     with pytest.raises(TypeError, match="len"):
         len(tg.Tensor(1.0))
+
+
+def test_iterating_a_0d_tensor():
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        iter(tg.Tensor(1.0)).__next__()
 
 
 def test_data_and_numpy_return_the_same_array_object_not_a_copy():
@@ -518,6 +543,22 @@ def test_float32_with_integer_operands_keeps_float32(integers):
             np.testing.assert_allclose(reflected.data, op(values, x), rtol=1e-6)
 
 
+def test_cast_to_an_integer_type_has_no_gradient():
+    x = tg.Tensor(np.array([1.5, 2.5]), requires_grad=True)
+    z = x.astype(np.int64)
+    assert z.dtype == np.int64 and not z.requires_grad and z.grad_fn is None
+
+
+def test_a_recorded_cast_to_an_integer_dtype_is_refused():
+    """Tensor.astype gives an integer result no graph; the table's astype refuses to record one
+    (an integer node would pass a gradient back)."""
+    x = tg.Tensor(np.array([1.5, 2.5]), requires_grad=True)
+    out = x.astype(np.int32)
+    assert out.dtype == np.int32 and not out.requires_grad
+    with pytest.raises(TypeError, match=r"^astype: .*float dtype"):
+        tg.ops.astype(x, np.dtype(np.int32))
+
+
 # ---- in-place operators --------------------------------------------------------------------------
 
 
@@ -776,57 +817,7 @@ def test_randn_and_rand_distributions():
     assert abs(u.mean() - 0.5) < 0.02
 
 
-# ---- shape errors name the operation and both shapes ---------------------------------------------
-
-
-def _assert_names(error: pytest.ExceptionInfo, *parts: str) -> None:
-    message = str(error.value)
-    for part in parts:
-        assert part in message, f"{part!r} not in {message!r}"
-
-
-def test_add_shape_mismatch_names_add_and_both_shapes():
-    with pytest.raises(ValueError, match="add") as error:
-        tg.Tensor(np.ones((2, 3))) + tg.Tensor(np.ones(4))
-    _assert_names(error, "(2, 3)", "(4,)")
-
-
-def test_mul_shape_mismatch_with_an_array_names_mul_and_both_shapes():
-    with pytest.raises(ValueError, match="mul") as error:
-        tg.Tensor(np.ones((2, 3)), requires_grad=True) * np.ones((3, 2))
-    _assert_names(error, "(2, 3)", "(3, 2)")
-
-
-def test_matmul_shape_mismatch_names_matmul_and_both_shapes():
-    with pytest.raises(ValueError, match="matmul") as error:
-        tg.Tensor(np.ones((2, 3))) @ tg.Tensor(np.ones((4, 5)))
-    _assert_names(error, "(2, 3)", "(4, 5)")
-
-
-def test_concatenate_shape_mismatch_names_concatenate_and_both_shapes():
-    with pytest.raises(ValueError, match="concatenate") as error:
-        tg.concatenate([tg.Tensor(np.ones((2, 3))), tg.Tensor(np.ones((2, 4)))], axis=0)
-    _assert_names(error, "(2, 3)", "(2, 4)")
-
-
-# ---- found in review -----------------------------------------------------------------------------
-
-
-def test_cast_to_an_integer_type_has_no_gradient():
-    x = tg.Tensor(np.array([1.5, 2.5]), requires_grad=True)
-    z = x.astype(np.int64)
-    assert z.dtype == np.int64 and not z.requires_grad and z.grad_fn is None
-
-
-def test_numpy_errors_keep_their_message_and_name_the_operation():
-    x = tg.arange(3)
-    with pytest.raises(TypeError, match=r"in-place add.*casting"), tg.no_grad():
-        x += 1.5  # an int64 tensor cannot hold 1.5
-    with pytest.raises(TypeError, match=r"^add: .*ufunc"):
-        tg.arange(3) + "a"
-    with pytest.raises(ValueError, match=r"^matmul: .*mismatch") as info:
-        tg.ones(2, 3) @ tg.ones(4, 5)
-    assert "matmul: matmul" not in str(info.value)
+# ---- shape methods and module-level functions ----------------------------------------------------
 
 
 def test_broadcast_to_takes_an_int_shape():
@@ -861,25 +852,54 @@ def test_reductions_of_lists_and_numbers_are_numpys():
     np.testing.assert_allclose(tg.mean(3.0), 3.0)
 
 
-def test_a_recorded_cast_to_an_integer_dtype_is_refused():
-    """Tensor.astype gives an integer result no graph; the table's astype refuses to record one
-    (an integer node would pass a gradient back)."""
-    x = tg.Tensor(np.array([1.5, 2.5]), requires_grad=True)
-    out = x.astype(np.int32)
-    assert out.dtype == np.int32 and not out.requires_grad
-    with pytest.raises(TypeError, match=r"^astype: .*float dtype"):
-        tg.ops.astype(x, np.dtype(np.int32))
-
-
 def test_where_with_a_tensor_condition_and_two_numbers_gives_a_tensor():
     out = tg.where(tg.Tensor([1.0, -1.0]) > 0, 1.0, 0.0)
     assert isinstance(out, tg.Tensor) and out.dtype == tg.get_default_dtype()
     np.testing.assert_array_equal(out.data, [1.0, 0.0])
 
 
-def test_iterating_a_0d_tensor():
-    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
-        iter(tg.Tensor(1.0)).__next__()
+# ---- errors name the operation (and both shapes, for a shape mismatch) ---------------------------
+
+
+def _assert_names(error: pytest.ExceptionInfo, *parts: str) -> None:
+    message = str(error.value)
+    for part in parts:
+        assert part in message, f"{part!r} not in {message!r}"
+
+
+def test_add_shape_mismatch_names_add_and_both_shapes():
+    with pytest.raises(ValueError, match="add") as error:
+        tg.Tensor(np.ones((2, 3))) + tg.Tensor(np.ones(4))
+    _assert_names(error, "(2, 3)", "(4,)")
+
+
+def test_mul_shape_mismatch_with_an_array_names_mul_and_both_shapes():
+    with pytest.raises(ValueError, match="mul") as error:
+        tg.Tensor(np.ones((2, 3)), requires_grad=True) * np.ones((3, 2))
+    _assert_names(error, "(2, 3)", "(3, 2)")
+
+
+def test_matmul_shape_mismatch_names_matmul_and_both_shapes():
+    with pytest.raises(ValueError, match="matmul") as error:
+        tg.Tensor(np.ones((2, 3))) @ tg.Tensor(np.ones((4, 5)))
+    _assert_names(error, "(2, 3)", "(4, 5)")
+
+
+def test_concatenate_shape_mismatch_names_concatenate_and_both_shapes():
+    with pytest.raises(ValueError, match="concatenate") as error:
+        tg.concatenate([tg.Tensor(np.ones((2, 3))), tg.Tensor(np.ones((2, 4)))], axis=0)
+    _assert_names(error, "(2, 3)", "(2, 4)")
+
+
+def test_numpy_errors_keep_their_message_and_name_the_operation():
+    x = tg.arange(3)
+    with pytest.raises(TypeError, match=r"in-place add.*casting"), tg.no_grad():
+        x += 1.5  # an int64 tensor cannot hold 1.5
+    with pytest.raises(TypeError, match=r"^add: .*ufunc"):
+        tg.arange(3) + "a"
+    with pytest.raises(ValueError, match=r"^matmul: .*mismatch") as info:
+        tg.ones(2, 3) @ tg.ones(4, 5)
+    assert "matmul: matmul" not in str(info.value)
 
 
 # ---- a list of Tensors, NumPy's functions on a Tensor, t[...] = v, shape-changing += ------------

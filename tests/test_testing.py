@@ -22,6 +22,7 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+from helpers import Cube
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -120,13 +121,9 @@ class WrongMulExp(tg.Function):
         return grad * np.exp(ctx.b), grad * ctx.a
 
 
-class CubeWithSquareGrad(tg.Function):
-    """y = x³ with the wrong derivative 2x² (a plausible slip for 3x²)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.x = x
-        return x**3
+class CubeWithSquareGrad(Cube):
+    """y = x³ (the forward of helpers.Cube) with the wrong derivative 2x² (a plausible slip for
+    3x²)."""
 
     @staticmethod
     def backward(ctx, grad):

@@ -1,5 +1,6 @@
 """The training job: accuracy on the held-out digits, a falling loss, reproducibility, the split,
-the losses on probabilities, the configuration's checks, the progress bar and the plot.
+the losses on probabilities, the configuration's checks, the progress and log hooks, Ctrl-C.
+(The progress bar and the plot belong to the command line: tests/test_cli.py.)
 
 Full trainings are few (the default config with adam and with sgd); the rest use a few epochs.
 """
@@ -7,21 +8,17 @@ Full trainings are few (the default config with adam and with sgd); the rest use
 from __future__ import annotations
 
 import io
-import sys
-import types
 
 import numpy as np
 import pytest
 
 import tinygrad_ko as tg
+from tinygrad_ko.cli import PlainProgress
 from tinygrad_ko.train import (
     History,
     Interrupted,
-    PlainProgress,
     TrainConfig,
     loss_function,
-    plot_history,
-    progress_bar,
     split,
     train_digits,
 )
@@ -163,6 +160,17 @@ def test_cee_is_the_cross_entropy_of_the_logits() -> None:
                                                                                    rel=1e-12)
 
 
+def test_the_reported_se_loss_does_not_depend_on_the_batch_size():
+    """se sums over its batch: the epoch's mean per-sample loss must not grow with the batch.
+    With a learning rate of 1e-9 the model does not move, so both runs see the same model."""
+    small = train_digits(TrainConfig(loss="se", optimizer="sgd", lr=1e-9, epochs=1,
+                                     batch_size=8))
+    large = train_digits(TrainConfig(loss="se", optimizer="sgd", lr=1e-9, epochs=1,
+                                     batch_size=64))
+    assert small.loss[0] == pytest.approx(large.loss[0], rel=1e-6)
+    assert 0 < small.loss[0] < 1  # ½ Σ over 10 classes of (p − one-hot)² is below 1
+
+
 # ---- the configuration ---------------------------------------------------------------------------
 
 
@@ -193,53 +201,7 @@ def test_config_learning_rate_defaults_per_optimizer() -> None:
     assert TrainConfig(optimizer="sgd", lr=0.5).learning_rate == 0.5
 
 
-# ---- progress ------------------------------------------------------------------------------------
-
-
-class _Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_plain_progress_writes_one_final_line_when_not_a_terminal() -> None:
-    stream = io.StringIO()
-    items = list(range(45))
-    bar = PlainProgress(items, "epoch 3", stream=stream)
-    seen = []
-    for item in bar:
-        seen.append(item)
-        bar.set_postfix(loss="0.1234")
-    assert seen == items
-    out = stream.getvalue()
-    assert out.endswith("\n")
-    lines = out[:-1].split("\n")  # not splitlines(): that would also split at "\r"
-    assert len(lines) == 1
-    assert out.count("\r") <= 1  # drawn once, not redrawn per item
-    assert out.count("/45") == 1
-    line = lines[0].lstrip("\r")
-    assert line.startswith("epoch 3")
-    assert "45/45" in line
-    assert "[" + "#" * 20 + "]" in line  # a full bar
-    assert "loss=0.1234" in line
-
-
-def test_plain_progress_yields_every_item_of_an_iterable_without_length() -> None:
-    stream = io.StringIO()
-    assert list(PlainProgress((i * i for i in range(5)), "epoch 1", stream=stream)) == [
-        0, 1, 4, 9, 16]
-    assert stream.getvalue().count("\n") == 1
-
-
-def test_plain_progress_redraws_in_place_on_a_terminal() -> None:
-    stream = _Terminal()
-    items = ["a", "b", "c", "d"]
-    assert list(PlainProgress(items, "epoch 1", stream=stream)) == items
-    out = stream.getvalue()
-    # One redraw per item (carriage return, no newline), then the final line.
-    assert out.count("\r") == len(items) + 1
-    assert out.count("\n") == 1
-    for done in range(1, len(items) + 1):
-        assert f"{done}/{len(items)}" in out
+# ---- progress and log ----------------------------------------------------------------------------
 
 
 def test_train_digits_drives_the_progress_bar_and_the_log() -> None:
@@ -256,84 +218,6 @@ def test_train_digits_drives_the_progress_bar_and_the_log() -> None:
         assert f"loss={history.loss[epoch - 1]:.4f}" in line
     assert len(logged) == 2
     assert logged[0].startswith("epoch   1/2") and logged[1].startswith("epoch   2/2")
-
-
-def test_plain_progress_close_ends_a_half_drawn_bar_on_a_terminal() -> None:
-    stream = _Terminal()
-    bar = PlainProgress(list(range(10)), "epoch 1", stream=stream)
-    items = iter(bar)
-    next(items), next(items)  # the bar is redrawn in place after each item: "1/10", no newline
-    assert not stream.getvalue().endswith("\n")
-    bar.close()  # as an interrupted epoch does, so the next line starts on a line of its own
-    assert stream.getvalue().endswith("1/10 \n")
-    bar.close()
-    assert stream.getvalue().count("\n") == 1
-
-
-def test_plain_progress_close_writes_nothing_when_the_bar_is_not_half_drawn() -> None:
-    stream = io.StringIO()  # not a terminal: the bar is written once, at the end of the epoch
-    bar = PlainProgress(list(range(10)), "epoch 1", stream=stream)
-    next(iter(bar))
-    bar.close()
-    assert stream.getvalue() == ""
-
-
-def test_progress_bar_choice(monkeypatch) -> None:
-    assert progress_bar(quiet=True) is None
-    monkeypatch.setitem(sys.modules, "tqdm", None)  # importing tqdm now raises ImportError
-    assert progress_bar(False) is PlainProgress
-
-
-def test_progress_bar_uses_tqdm_when_it_is_installed(monkeypatch) -> None:
-    calls = []
-
-    def fake_tqdm(items, **options):
-        calls.append(options)
-        return items
-
-    monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(tqdm=fake_tqdm))
-    make = progress_bar(False)
-    assert make is not None and make is not PlainProgress
-    assert list(make([1, 2, 3], "epoch 1")) == [1, 2, 3]
-    assert calls and calls[0]["desc"] == "epoch 1"
-
-
-# ---- the plot ------------------------------------------------------------------------------------
-
-
-def test_plot_history_writes_a_png(tmp_path) -> None:
-    history = History(loss=[2.0, 1.0, 0.5, 0.3], train_accuracy=[0.5, 0.7, 0.8, 0.9],
-                      test_accuracy=[0.45, 0.65, 0.8, 0.85])
-    path = tmp_path / "curves.png"
-    plot_history(history, str(path))
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(data) > 10_000  # two axes with curves, labels and a legend at 1000×400 pixels
-
-
-def test_the_reported_se_loss_does_not_depend_on_the_batch_size():
-    """se sums over its batch: the epoch's mean per-sample loss must not grow with the batch.
-    With a learning rate of 1e-9 the model does not move, so both runs see the same model."""
-    small = train_digits(TrainConfig(loss="se", optimizer="sgd", lr=1e-9, epochs=1,
-                                     batch_size=8))
-    large = train_digits(TrainConfig(loss="se", optimizer="sgd", lr=1e-9, epochs=1,
-                                     batch_size=64))
-    assert small.loss[0] == pytest.approx(large.loss[0], rel=1e-6)
-    assert 0 < small.loss[0] < 1  # ½ Σ over 10 classes of (p − one-hot)² is below 1
-
-
-def test_plot_history_leaves_the_callers_backend_alone(tmp_path) -> None:
-    import matplotlib
-
-    history = History(loss=[2.0, 1.0], train_accuracy=[0.5, 0.7], test_accuracy=[0.45, 0.65])
-    original = matplotlib.get_backend()
-    matplotlib.use("svg")  # the caller's choice, which is not Agg
-    try:
-        plot_history(history, str(tmp_path / "curves.png"))
-        assert matplotlib.get_backend().lower() == "svg"
-    finally:
-        matplotlib.use(original)
-    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # ---- Ctrl-C --------------------------------------------------------------------------------------

@@ -10,11 +10,13 @@ Every public name is defined here. The package layout shows the architecture:
 - ``ops``: the primitives, each forward beside its gradient (the table of derivatives);
 - ``functions``: what is composed from the primitives (mean, var, softmax, ...);
 - ``engine``: recording the graph and the backward pass;
-- ``function``: user-defined primitives (``tg.Function``);
+- ``primitive``: what an operation is: ``Primitive`` (a row of the table) and ``Function``
+  (user-defined primitives, ``tg.Function``);
 - ``autodiff``: ``grad``, ``value_and_grad``, ``jacobian``, ``hessian``;
 - ``mode``: ``no_grad`` and ``detect_anomaly``;
-- ``losses``: SE, MSE, CEE, ... as plain expressions, and ``losses.reference``, their
-  hand-derived gradients;
+- ``losses``: SE, MSE, CEE, ... as plain expressions (softmax cross entropy as one fused row of
+  the table, tested equal to its expression), and ``losses.reference``, their hand-derived
+  gradients;
 - ``testing``: gradient checking (finite differences, hand formulas, Hypothesis strategies);
 - ``nn``, ``optim``, ``data``: models, optimizers and the bundled digits, for training;
 - ``serialize``: ``save`` and ``load`` of parameters; ``viz``: the graph as Graphviz DOT;
@@ -24,7 +26,6 @@ Every public name is defined here. The package layout shows the architecture:
 
 from tinygrad_ko import data, losses, nn, optim, testing, viz
 from tinygrad_ko.autodiff import grad, hessian, jacobian, value_and_grad
-from tinygrad_ko.function import Context, Function
 from tinygrad_ko.functions import (
     broadcast_to,
     clip,
@@ -62,6 +63,7 @@ from tinygrad_ko.ops import (
     square,
     tanh,
 )
+from tinygrad_ko.primitive import Context, Function
 from tinygrad_ko.serialize import load, save
 from tinygrad_ko.tensor import (
     Tensor,

@@ -3,7 +3,9 @@
 Without a command it prints a worked example (a squared error written as an expression, its
 gradient by ``backward()`` beside the hand-derived y − t) and the list of commands. Each command
 is one function here, ``cmd_<name>``, with its options declared in ``_parser``; usage errors exit
-with status 2 (argparse), failed checks with status 1, Ctrl-C with one line and status 130. On a
+with status 2 (argparse), failed checks with status 1, Ctrl-C with one line and status 130. What
+``train`` shows also lives here: the progress bar (tqdm, or ``PlainProgress`` without it) and the
+loss and accuracy curves (``plot_history``); the training itself is ``tinygrad_ko.train``. On a
 console whose encoding lacks some characters of the output (cp949 on a Korean Windows console
 has Hangul but not "−"), those characters are printed as ASCII stand-ins instead of crashing.
 """
@@ -15,14 +17,14 @@ import codecs
 import math
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from tinygrad_ko.train import Interrupted, TrainConfig
+    from tinygrad_ko.train import History, Interrupted, TrainConfig
 
 
 def worked_example() -> str:
@@ -106,7 +108,7 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"optimizer {config.optimizer} (lr {config.learning_rate}), "
               f"batch {config.batch_size}, seed {config.seed}")
     try:
-        history = training.train_digits(config, progress=training.progress_bar(args.quiet),
+        history = training.train_digits(config, progress=progress_bar(args.quiet),
                                         log=None if args.quiet else print)
     except training.Interrupted as stop:
         return _stop_training(stop, config, args.save)
@@ -115,7 +117,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             serialize.save(history.model.state_dict(), args.save)
             print(f"saved the parameters to {args.save}")
         if args.plot:
-            training.plot_history(history, args.plot)
+            plot_history(history, args.plot)
             print(f"wrote the loss and accuracy curves to {args.plot}")
     except OSError as error:  # checked before training, but a disk can fill up meanwhile
         print(f"train: {error}", file=sys.stderr)
@@ -143,6 +145,84 @@ def _stop_training(stop: Interrupted, config: TrainConfig, save: str | None) -> 
     print(f"train: interrupted at epoch {stop.epoch}/{config.epochs} ({outcome})",
           file=sys.stderr)
     return INTERRUPTED
+
+
+# ---- what train shows: the progress bar and the curves -------------------------------------------
+
+
+class PlainProgress:
+    """A one-line progress bar for when tqdm is not installed: ``epoch 3 [#####     ] 12/45``,
+    redrawn in place on a terminal and written once per epoch otherwise."""
+
+    def __init__(self, items: Iterable, description: str, stream: Any = None) -> None:
+        self.items, self.description = items, description
+        self.stream = stream or sys.stderr
+        self.total = len(items) if hasattr(items, "__len__") else 0
+        self.postfix = ""
+        self.half_drawn = False  # a bar drawn in place, not yet ended by a newline
+
+    def set_postfix(self, **values: Any) -> None:
+        self.postfix = " ".join(f"{k}={v}" for k, v in values.items())
+
+    def _draw(self, done: int, end: str) -> None:
+        width = 20
+        filled = width * done // self.total if self.total else 0
+        bar = "#" * filled + " " * (width - filled)
+        self.stream.write(f"\r{self.description} [{bar}] {done}/{self.total} {self.postfix}"
+                          + end)
+        self.stream.flush()
+        self.half_drawn = not end
+
+    def close(self) -> None:
+        """End a bar left half-drawn by an interrupted epoch, so the next line starts clean."""
+        if self.half_drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.half_drawn = False
+
+    def __iter__(self) -> Iterator:
+        interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
+        done = 0
+        for item in self.items:
+            yield item
+            done += 1
+            if interactive:
+                self._draw(done, "")
+        self._draw(done, "\n")
+
+
+def progress_bar(quiet: bool) -> Callable[[Iterable, str], Iterable] | None:
+    """The ``progress`` of ``train_digits``: tqdm when it is installed, else ``PlainProgress``;
+    None when quiet."""
+    if quiet:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return PlainProgress
+    return lambda items, description: tqdm(items, desc=description, leave=False)
+
+
+def plot_history(history: History, path: str) -> None:
+    """Loss and accuracy curves as a PNG (needs matplotlib: ``pip install tinygrad_ko[plot]``).
+
+    It draws on its own Agg canvas through matplotlib's object API, never through pyplot, so the
+    caller's backend and open figures are left as they were."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    epochs = range(1, len(history.loss) + 1)
+    figure = Figure(figsize=(10, 4))
+    FigureCanvasAgg(figure)
+    left, right = figure.subplots(1, 2)
+    left.plot(epochs, history.loss, marker="o")
+    left.set(xlabel="epoch", ylabel="training loss", title="loss")
+    right.plot(epochs, history.train_accuracy, marker="o", label="train")
+    right.plot(epochs, history.test_accuracy, marker="s", label="test")
+    right.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    right.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100, format="png")
 
 
 def cmd_graph(args: argparse.Namespace) -> int:

@@ -22,7 +22,6 @@ import threading
 import weakref
 from functools import lru_cache
 from heapq import heappop, heappush
-from itertools import count
 from typing import Any
 
 import numpy as np
@@ -50,17 +49,13 @@ def renamed(error: Exception, message: str) -> Exception:
     return error
 
 
-def _check_finite(array: Any, where: str) -> None:
+def check_finite(array: Any, where: str) -> None:
     array = np.asarray(array)
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         kind = "nan" if np.isnan(array).any() else "inf"
         raise FloatingPointError(f"detect_anomaly: {where} produced {kind} (shape {array.shape})")
 
 
-_new = object.__new__
-# Creation numbers of nodes, the order of the backward pass; in-place changes are stamped on the
-# same clock, so "changed after this node was made" is one comparison.
-_next_number = count().__next__
 _modes = mode.modes
 # In-place changes, by the array that owns the memory (a view's root): id -> (a weak reference
 # that forgets the entry when the array dies, the stamp of its last change). Keyed by memory, not
@@ -97,7 +92,7 @@ def changed_in_place(t: Tensor) -> None:
     root = _root(t.data)
     key = id(root)
     with _changes_lock:  # the stamp and _last_change move together, and only forward
-        stamp = _last_change = _next_number()
+        stamp = _last_change = next_number()
         entry = _changes.get(key)
         alive = entry[0] if entry is not None else weakref.ref(
             root, lambda _, key=key: _changes.pop(key, None))
@@ -128,33 +123,6 @@ def _check_unchanged(t: Tensor, op: Any) -> None:
                 "wrong; compute the forward again after changing it (an optimizer's step() "
                 "belongs after backward())"
             )
-
-
-def record(op: Any, y: Any, inputs: tuple, params: tuple, requires_grad: bool) -> Tensor:
-    """Wrap ``op``'s result ``y`` in a Tensor. When grad mode is on and an input requires grad
-    (``requires_grad``), make it a node of the graph: remember the op, its inputs and its
-    parameters, and give it the next creation number.
-
-    The caller passes ``requires_grad=False`` for a result that is not float, which has no
-    gradient: only a cast (``Tensor.astype``) and a user ``Function`` can give one from a float
-    input.
-    """
-    out = _new(Tensor)
-    out.data = y if type(y) is np.ndarray else np.asarray(y)
-    out.grad = out._hooks = None
-    out._retains_grad = False
-    if not _modes.plain:  # grad mode off, or anomaly mode on
-        if _modes.anomaly:
-            _check_finite(out.data, f"the forward of '{op_name(op)}'")
-        requires_grad = requires_grad and _modes.grad_enabled
-    if requires_grad:
-        out._requires_grad = True
-        out._op, out._inputs, out._params = op, inputs, params
-        out._seq = _next_number()
-    else:
-        out._requires_grad = False
-        out._op = out._inputs = out._params = None
-    return out
 
 
 def unbroadcast(g: Any, shape: tuple) -> Any:
@@ -453,7 +421,7 @@ def _fit(gx: Any, x: Tensor, op: Any, i: int, create_graph: bool, anomaly: bool)
     if gx.dtype != x.data.dtype:
         gx = gx.astype(x.data.dtype)
     if anomaly:
-        _check_finite(constant(gx), f"the backward of '{op_name(op)}' (input {i})")
+        check_finite(constant(gx), f"the backward of '{op_name(op)}' (input {i})")
     return gx
 
 
@@ -489,4 +457,4 @@ def _run_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
 
 # Tensor's methods call into this module, so it is imported last (the functions above use it only
 # when called).
-from tinygrad_ko.tensor import Tensor  # noqa: E402
+from tinygrad_ko.tensor import Tensor, next_number  # noqa: E402

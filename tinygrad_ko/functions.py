@@ -19,6 +19,7 @@ import numpy as np
 
 from tinygrad_ko import ops
 from tinygrad_ko.engine import constant
+from tinygrad_ko.kernels import count
 from tinygrad_ko.tensor import Tensor
 
 Axis = int | Sequence[int] | None
@@ -80,7 +81,7 @@ def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Any
     """Variance Σ (x − mean)² / (n − ddof) over ``axis``, as ``np.var`` (``ddof=0`` by default)."""
     axes = _axes(axis, x, "var")
     deviation = x - ops.mean(x, axes, True)
-    return ops.sum(ops.square(deviation), axes, keepdims) / (ops.count(x, axes) - ddof)
+    return ops.sum(ops.square(deviation), axes, keepdims) / (count(x, axes) - ddof)
 
 
 def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
@@ -189,6 +190,38 @@ def stack(xs: Sequence[Any], axis: int = 0) -> Any:
                          f"{', '.join(map(str, shapes))}")
     axis = _axis(axis, len(shape) + 1, "stack", shape)
     return concatenate([expand_dims(x, axis) for x in xs], axis)
+
+
+# ---- indices -------------------------------------------------------------------------------------
+
+
+def normalize_index(index: Any, shape: tuple, name: str = "getitem") -> Any:
+    """An index into an array of ``shape`` as NumPy takes it: Tensors and lists become arrays of
+    their own (the graph keeps the index, so a later change to the caller's array must not
+    reach it), boolean masks become the integer arrays of their True positions (so that the
+    gradient can scatter with them), after NumPy has checked them against ``shape``."""
+    items = index if isinstance(index, tuple) else (index,)
+    out: list = []
+    masked = False
+    for item in items:
+        if isinstance(item, Tensor):
+            item = item.data
+        if isinstance(item, list):
+            item = np.array(item) if item else np.zeros(0, dtype=np.intp)
+        elif isinstance(item, np.ndarray):
+            item = item.copy()
+        if isinstance(item, np.ndarray) and item.dtype == bool and item.ndim > 0:
+            masked = True
+            out.extend(np.nonzero(item))
+        else:
+            out.append(item)
+    if masked:  # a mask of the wrong shape is an IndexError in NumPy: index a stand-in
+        try:  # (that takes no memory)
+            np.broadcast_to(np.empty((), bool), shape)[tuple(
+                item.data if isinstance(item, Tensor) else item for item in items)]
+        except IndexError as error:
+            raise IndexError(f"{name}: {error} (tensor of shape {shape})") from None
+    return tuple(out) if isinstance(index, tuple) or len(out) != 1 else out[0]
 
 
 # ---- elementwise selections ----------------------------------------------------------------------

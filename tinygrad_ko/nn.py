@@ -91,8 +91,10 @@ class Module:
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Set the parameters from ``state``. Names and shapes are all checked first: on a
-        mismatch ``ValueError`` names the first one and no parameter has changed."""
+        """Set the parameters from ``state``. Names, shapes and dtypes are all checked first: on
+        a mismatch of names or shapes ``ValueError`` names the first one, on a non-numeric value
+        ``TypeError`` (as for any non-numeric data in the package), and no parameter has
+        changed."""
         params = dict(self.named_parameters())
         missing = [name for name in params if name not in state]
         unexpected = [name for name in state if name not in params]
@@ -105,7 +107,8 @@ class Module:
                 raise ValueError(f"load_state_dict: '{name}' has shape {value.shape}, the "
                                  f"model's has shape {p.data.shape}")
             if value.dtype.kind not in "biuf":
-                raise ValueError(f"load_state_dict: '{name}' is not numeric ({value.dtype})")
+                raise TypeError(f"load_state_dict: '{name}' must be numeric, got dtype "
+                                f"{value.dtype}")
             values[name] = value
         for name, p in params.items():
             p.data[...] = values[name]

@@ -22,152 +22,24 @@ raw values (``constant``): they are constants of the graph, not differentiable q
 
 The engine, not the rules, sums a gradient back over broadcast axes, casts it to the operand's
 dtype and checks its shape. Called on plain arrays, every primitive is just its NumPy forward.
-Everything composed from these primitives (var, softmax, stack, ...) lives in ``functions``.
+What a row is (``Primitive``) is defined in ``primitive``; forwards that are more than one NumPy
+call (a stable sigmoid, a faster max) are named kernels in ``kernels``. Everything composed from
+these primitives (var, softmax, stack, ...) lives in ``functions``.
 """
 
 from __future__ import annotations
 
-import builtins
-import inspect
-import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from tinygrad_ko.engine import constant, record, renamed, unbroadcast
-from tinygrad_ko.tensor import Tensor
+from tinygrad_ko import kernels
+from tinygrad_ko.engine import constant, unbroadcast
+from tinygrad_ko.kernels import batch_size, count, one_hot
+from tinygrad_ko.primitive import NonDifferentiable, Primitive, coerce
+from tinygrad_ko.tensor import record
 
-
-class Primitive:
-    """An operation with a NumPy forward and one gradient rule per operand (tensor input)."""
-
-    __slots__ = ("arity", "forward", "name", "reads", "rules")
-
-    def __init__(self, name: str, forward: Callable, *rules: Callable,
-                 reads: tuple[str, ...] = ()) -> None:
-        self.name, self.forward, self.rules, self.arity = name, forward, rules, len(rules)
-        # For each rule, the positions it reads among (operand 0, operand 1, ..., output).
-        self.reads = tuple(_positions(name, rule, names)
-                           for rule, names in zip(rules, reads + ("",) * len(rules)))
-
-    def __repr__(self) -> str:
-        return f"<{self.name}>"
-
-    def __call__(self, x: Any, *rest: Any) -> Any:
-        if self.arity == 1 and not isinstance(x, Tensor):
-            return self.forward(x, *rest)  # plain NumPy
-        # (calls without *params where there are none, as for most operations, are faster)
-        try:
-            if self.arity == 1:  # the common case first: one operand, then the parameters
-                y = self.forward(x.data, *rest) if rest else self.forward(x.data)
-                return record(self, y, (x,), rest, x._requires_grad)
-            if self.arity == 2 and len(rest) == 1 and isinstance(x, Tensor):
-                b = rest[0]
-                if type(b) is float or type(b) is int:  # NumPy gives it x's dtype (see coerce)
-                    return record(self, self.forward(x.data, b), (x, b), (), x._requires_grad)
-                if isinstance(b, Tensor) and b.data.dtype is x.data.dtype:  # nothing to convert
-                    return record(self, self.forward(x.data, b.data), (x, b), (),
-                                  x._requires_grad or b._requires_grad)
-            operands, params = (x, *rest[: self.arity - 1]), rest[self.arity - 1 :]
-            coerced = coerce(operands)
-        except (ValueError, TypeError, IndexError) as error:
-            raise self.error(error, (x, *rest)[: self.arity]) from None
-        if coerced is None:
-            return self.forward(*operands, *params)  # plain NumPy
-        inputs, values, requires_grad = coerced
-        return record(self, self.run(values, params), inputs, params, requires_grad)
-
-    def run(self, values: tuple, params: tuple) -> Any:
-        """The forward on arrays; an error names the operation and the operands' shapes."""
-        try:
-            return self.forward(*values, *params) if params else self.forward(*values)
-        except (ValueError, TypeError, IndexError) as error:
-            raise self.error(error, values) from None
-
-    def error(self, error: Exception, values: tuple) -> Exception:
-        shapes = ", ".join(str(np.shape(v)) for v in values)
-        text = str(error).removeprefix(f"{self.name}: ")
-        return renamed(error, f"{self.name}: {text} (operand shapes: {shapes})")
-
-    def vjp(self, g: Any, xs: tuple, y: Any, params: tuple, needs: list[bool]) -> list:
-        """The gradient for each operand that needs one (None for the others)."""
-        return [rule(g, *xs, y, *params) if need else None
-                for rule, need in zip(self.rules, needs)]
-
-
-def _positions(name: str, rule: Callable, names: str) -> tuple[int, ...]:
-    """The positions of ``names`` ("b y") among a rule's operands and output, found by the
-    rule's own parameter names (g, then the operands, then y)."""
-    parameters = list(inspect.signature(rule).parameters)[1:]
-    positions = tuple(parameters.index(n) if n in parameters else -1 for n in names.split())
-    if -1 in positions or builtins.max(positions, default=0) > parameters.index("y"):
-        raise ValueError(f"{name}: reads={names!r} names a value its rule {parameters} lacks")
-    return positions
-
-
-class NonDifferentiable(Primitive):
-    """An operation whose result is a constant of the graph (comparisons): never recorded."""
-
-    __slots__ = ()
-
-    def __init__(self, name: str, forward: Callable, arity: int) -> None:
-        super().__init__(name, forward)
-        self.arity = arity
-
-    def __call__(self, *args: Any) -> Any:
-        coerced = coerce(args)
-        if coerced is None:
-            return self.forward(*args)
-        return Tensor._make(self.run(coerced[1], ()))
-
-
-def coerce(operands: tuple) -> tuple[tuple, tuple, bool] | None:
-    """The operands to record, the arrays to compute with and whether one of them requires grad;
-    None when no operand is a Tensor.
-
-    Beside a float tensor, every operand that is not a float array (a NumPy scalar, a list, an
-    integer array or tensor) takes that tensor's dtype: float32 * int64 stays float32. Python
-    numbers are left as they are: NumPy already gives them the other operand's dtype
-    (float32 * 2.0 is float32), and converting them would cost more than the operation.
-    """
-    if len(operands) == 2:  # fast paths: nothing to convert
-        a, b = operands
-        if isinstance(a, Tensor):
-            if isinstance(b, Tensor):
-                if a.data.dtype.kind == "f" and b.data.dtype.kind == "f":
-                    return operands, (a.data, b.data), a._requires_grad or b._requires_grad
-            elif type(b) is float or type(b) is int or (
-                    type(b) is np.ndarray and b.dtype is a.data.dtype):
-                return operands, (a.data, b), a._requires_grad
-        elif isinstance(b, Tensor):
-            if type(a) is float or type(a) is int or (
-                    type(a) is np.ndarray and a.dtype is b.data.dtype):
-                return operands, (a, b.data), b._requires_grad
-        else:
-            return None
-    tensors = [x for x in operands if isinstance(x, Tensor)]
-    if not tensors:
-        return None
-    dtype = next((x.data.dtype for x in tensors if x.data.dtype.kind == "f"), None)
-    inputs, values = [], []
-    for x in operands:
-        value = x.data if isinstance(x, Tensor) else x
-        if dtype is not None and not (type(value) is np.ndarray and value.dtype.kind == "f"):
-            if _is_number(value):
-                value = dtype.type(value)
-            else:
-                value = np.asarray(value)
-                if value.dtype.kind not in "biuf":  # "1.5" is not a number
-                    raise TypeError(f"operand of dtype {value.dtype} is not numeric")
-                value = value.astype(dtype)
-        inputs.append(x if isinstance(x, Tensor) else value)
-        values.append(value)
-    return tuple(inputs), tuple(values), any(x._requires_grad for x in tensors)
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float, bool, np.number, np.bool_))
+# ---- shared by the rules -------------------------------------------------------------------------
 
 
 def _kept(v: Any, shape: tuple, axis: tuple | None, keepdims: bool) -> Any:
@@ -178,16 +50,6 @@ def _kept(v: Any, shape: tuple, axis: tuple | None, keepdims: bool) -> Any:
     if axis is None:
         return v.reshape((1,) * len(shape))
     return v.reshape(tuple(1 if i in axis else n for i, n in enumerate(shape)))
-
-
-def count(x: Any, axis: tuple | None) -> int:
-    """How many elements of ``x`` (an array or a Tensor) each result of a reduction over
-    ``axis`` summarizes."""
-    try:
-        shape = x.shape
-    except AttributeError:  # a list or a number
-        shape = np.shape(x)
-    return math.prod(shape) if axis is None else math.prod(shape[a] for a in axis)
 
 
 def _unless_nan(mask: Any, *xs: Any) -> Any:
@@ -205,14 +67,6 @@ def _share(a: Any, b: Any) -> Any:
     return _unless_nan((a > b) + 0.5 * (a == b), a, b)
 
 
-def _sigmoid(x: Any) -> Any:
-    a = np.abs(x)
-    # e^-a in (0, 1]: no overflow for any x; set to 0 where it would underflow (y is 0 or 1).
-    # (written "not a >= limit" so that NaN goes through exp and stays NaN)
-    e = np.exp(-a, out=np.zeros_like(a), where=~(a >= -np.log(np.finfo(a.dtype).tiny)))
-    return np.where(x >= 0, 1, e) / (1 + e)
-
-
 # ---- elementwise, one operand: d/dx given upstream g, operand x, output y ------------------------
 
 neg = Primitive("neg", np.negative, lambda g, x, y: -g)
@@ -222,20 +76,14 @@ sqrt = Primitive("sqrt", np.sqrt, lambda g, x, y: g / (2 * y), reads=("y",))
 sin = Primitive("sin", np.sin, lambda g, x, y: g * cos(x), reads=("x",))
 cos = Primitive("cos", np.cos, lambda g, x, y: -g * sin(x), reads=("x",))
 tanh = Primitive("tanh", np.tanh, lambda g, x, y: g * (1 - y * y), reads=("y",))
-sigmoid = Primitive("sigmoid", _sigmoid, lambda g, x, y: g * y * (1 - y), reads=("y",))
+sigmoid = Primitive("sigmoid", kernels.sigmoid, lambda g, x, y: g * y * (1 - y), reads=("y",))
 # relu' is the step function: 0 for x <= 0, 1 for x > 0, NaN at NaN (np.heaviside)
 relu = Primitive("relu", lambda x: np.maximum(x, 0),
                  lambda g, x, y: g * np.heaviside(constant(x), 0), reads=("x",))
 abs = Primitive("abs", np.abs, lambda g, x, y: g * np.sign(constant(x)), reads=("x",))
 square = Primitive("square", np.square, lambda g, x, y: g * 2 * x, reads=("x",))
-def _cast(x: Any, dtype: np.dtype) -> Any:
-    if dtype.kind != "f":  # an integer result has no gradient: Tensor.astype does not record it
-        raise TypeError(f"astype: a recorded cast must be to a float dtype, got {dtype}")
-    return x.astype(dtype)
-
-
-astype = Primitive("astype", _cast,
-                   lambda g, x, y, dtype: g.astype(x.dtype))
+identity = Primitive("identity", np.positive, lambda g, x, y: g)  # a new node, same values
+astype = Primitive("astype", kernels.cast, lambda g, x, y, dtype: g.astype(x.dtype))
 clip = Primitive("clip", np.clip,
                  lambda g, x, y, lo, hi: g * _unless_nan((lo is None or constant(x) >= lo)
                                                          & (hi is None or constant(x) <= hi),
@@ -244,7 +92,6 @@ clip = Primitive("clip", np.clip,
 
 # ---- elementwise, two operands (broadcasting): d/da and d/db -------------------------------------
 
-identity = Primitive("identity", np.positive, lambda g, x, y: g)  # a new node, same values
 add = Primitive("add", np.add, lambda g, a, b, y: g, lambda g, a, b, y: g)
 sub = Primitive("sub", np.subtract, lambda g, a, b, y: g, lambda g, a, b, y: -g)
 mul = Primitive("mul", np.multiply, lambda g, a, b, y: g * b, lambda g, a, b, y: g * a,
@@ -254,16 +101,11 @@ div = Primitive("div", np.divide, lambda g, a, b, y: g / b, lambda g, a, b, y: -
 
 
 def _pow_grad_base(g: Any, a: Any, b: Any, y: Any) -> Any:
-    """b a^(b−1). With b = 0 at a = 0 this would be 0 · inf, while the derivative is 0: exactly
-    there the exponent is replaced by 1; elsewhere the formula is untouched, which keeps the rule
-    right to every order. A nonzero number as exponent needs no mask, and for x ** 2, the most
-    common power, b a^(b−1) is just 2a."""
-    if type(b) is int or type(b) is float:  # a Python number: a constant of the graph
-        if b == 2:
-            return g * (2 * a)
-        if b != 0:
-            return g * (b * a ** (b - 1))
-    elif np.ndim(b) == 0 and constant(b) != 0:
+    """d/da a^b = b a^(b−1). At b = 0 and a = 0 it is 0, but 0 · a^(b−1) is 0 · inf: exactly
+    there the exponent becomes 1. Elsewhere the formula stays as it is, so that its own
+    derivatives (in b too) stay right at every order. A Python number b stays one, so that NumPy
+    gives it a's dtype."""
+    if (type(b) is int or type(b) is float) and b != 0:  # a constant away from the guard
         return g * b * a ** (b - 1)
     return g * b * a ** select(1, b - 1, (constant(b) == 0) & (constant(a) == 0))
 
@@ -278,7 +120,8 @@ maximum = Primitive("maximum", np.maximum,
 minimum = Primitive("minimum", np.minimum,
                     lambda g, a, b, y: g * _share(constant(b), constant(a)),
                     lambda g, a, b, y: g * _share(constant(a), constant(b)), reads=("a b", "a b"))
-# where(cond, a, b), with the condition as a parameter: it is not differentiable.
+# tg.where(cond, a, b). The row is ``select(a, b, cond)``: operands first and the condition last,
+# as a parameter, since it is not differentiable; users (and error messages) call it "where".
 select = Primitive("where", lambda a, b, cond: np.where(cond, a, b),
                    lambda g, a, b, y, cond: select(g, 0, cond),
                    lambda g, a, b, y, cond: select(0, g, cond))
@@ -322,44 +165,17 @@ def _max_grad(g: Any, x: Any, y: Any, axis: tuple | None, keepdims: bool) -> Any
     return _kept(g, shape, axis, keepdims) * share
 
 
-def _max(x: Any, axis: tuple | None, keepdims: bool) -> Any:
-    """np.max over ``axis``. NumPy reduces many short rows one at a time; over the short last
-    axis of a matrix (class scores: softmax, cross entropy) it is several times faster to take
-    the elementwise maximum of the columns, which are the rows of the transposed copy."""
-    if type(x) is np.ndarray and x.ndim == 2 and axis == (1,) and 1 < x.shape[1] <= 32:
-        m = x.T.copy().max(axis=0)
-        return m[:, None] if keepdims else m
-    return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
-
-
-def _logsumexp(x: Any, axis: tuple | None, keepdims: bool) -> Any:
-    # (an empty axis gives -inf)
-    m = _max(x, axis, True) if x.size else np.max(x, axis=axis, keepdims=True, initial=-np.inf)
-    if math.isfinite(m.sum()):  # the common case: every row has a finite maximum
-        out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
-    else:  # a row of ±inf must not give inf − inf; log 0 = −inf for a row of −inf
-        m = np.where(np.isfinite(m), m, 0)
-        with np.errstate(divide="ignore"):
-            out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else np.squeeze(out, axis=axis)
-
-
-# np.add.reduce is np.sum without its Python wrapper (the same for max and min).
-sum = Primitive("sum", lambda x, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims),
+sum = Primitive("sum", kernels.sum,
                 lambda g, x, y, axis, keepdims:
                     broadcast_to(_kept(g, x.shape, axis, keepdims), x.shape))
 # mean = sum / n, one node instead of two: n = count(x, axis) elements make each result.
-mean = Primitive("mean",
-                 lambda x, axis, keepdims:
-                     np.add.reduce(x, axis=axis, keepdims=keepdims) / count(x, axis),
+mean = Primitive("mean", kernels.mean,
                  lambda g, x, y, axis, keepdims:
                      broadcast_to(_kept(g / count(x, axis), x.shape, axis, keepdims), x.shape))
-max = Primitive("max", _max,
-                _max_grad, reads=("x y",))
-min = Primitive("min", lambda x, axis, keepdims: np.minimum.reduce(x, axis=axis, keepdims=keepdims),
-                _max_grad, reads=("x y",))
+max = Primitive("max", kernels.max, _max_grad, reads=("x y",))
+min = Primitive("min", kernels.min, _max_grad, reads=("x y",))
 # Fused for stability: log Σ exp(x - m) + m never overflows. Its derivative is softmax(x).
-logsumexp = Primitive("logsumexp", _logsumexp,
+logsumexp = Primitive("logsumexp", kernels.logsumexp,
                       lambda g, x, y, axis, keepdims: _kept(g, x.shape, axis, keepdims)
                       * exp(x - _kept(y, x.shape, axis, keepdims)), reads=("x y",))
 
@@ -367,36 +183,6 @@ logsumexp = Primitive("logsumexp", _logsumexp,
 # E = −(1/N) Σ t log softmax(z) over the last axis, N the batch (first axis when z has two or
 # more). Fused for speed (one node, not six) and computed in log space for stability:
 # dE/dz = (softmax(z) Σt − t) / N and dE/dt = −log softmax(z) / N.
-
-
-def batch_size(z: Any) -> int:
-    """N: the size of the first axis when z has two or more dimensions, else 1 (one sample)."""
-    return z.shape[0] if z.ndim >= 2 else 1
-
-
-def _log_softmax(z: Any) -> Any:
-    return z - _logsumexp(z, (z.ndim - 1,), True)
-
-
-def _softmax_cross_entropy(z: Any, t: Any) -> Any:
-    log_p = _log_softmax(z)
-    # Only where t ≠ 0: a class with target 0 adds nothing, even with logit −inf (0 · log 0).
-    terms = np.multiply(t, log_p, out=np.zeros(np.broadcast_shapes(np.shape(t), log_p.shape),
-                                                 log_p.dtype), where=np.not_equal(t, 0))
-    return -terms.sum() / batch_size(z)
-
-
-def _softmax_cross_entropy_labels(z: Any, labels: Any) -> Any:
-    """The same with integer labels: −(1/N) Σ log softmax(z)[n, labels[n]], where
-    log softmax(z)[n, k] = z[n, k] − logsumexp(z[n])."""
-    picked = z[labels] if z.ndim == 1 else z[np.arange(z.shape[0]), labels]
-    return (_logsumexp(z, (z.ndim - 1,), False) - picked).sum() / batch_size(z)
-
-
-def _one_hot(labels: Any, shape: tuple, dtype: Any) -> np.ndarray:
-    out = np.zeros(shape, dtype)
-    out[(labels,) if len(shape) == 1 else (np.arange(shape[0]), labels)] = 1
-    return out
 
 
 def _softmax(z: Any) -> Any:
@@ -408,14 +194,14 @@ def _softmax(z: Any) -> Any:
 
 
 softmax_cross_entropy = Primitive(
-    "softmax_cross_entropy", _softmax_cross_entropy,
+    "softmax_cross_entropy", kernels.softmax_cross_entropy,
     lambda g, z, t, y: g * (_softmax(z) * t.sum(axis=-1, keepdims=True) - t) / batch_size(z),
     lambda g, z, t, y: -g * (z - logsumexp(z, (z.ndim - 1,), True)) / batch_size(z),
     reads=("z t", "z"))
 softmax_cross_entropy_labels = Primitive(
-    "softmax_cross_entropy_labels", _softmax_cross_entropy_labels,
+    "softmax_cross_entropy_labels", kernels.softmax_cross_entropy_labels,
     lambda g, z, y, labels:
-        (_softmax(z) - _one_hot(labels, z.shape, constant(z).dtype)) * (g / batch_size(z)),
+        (_softmax(z) - one_hot(labels, z.shape, constant(z).dtype)) * (g / batch_size(z)),
     reads=("z",))
 
 # ---- shape: the gradient undoes the rearrangement ------------------------------------------------
@@ -425,35 +211,15 @@ def _inverse(axes: tuple) -> tuple:
     return tuple(sorted(range(len(axes)), key=axes.__getitem__))
 
 
-def _scatter(g: Any, index: Any, shape: tuple) -> np.ndarray:
-    """Zeros of ``shape`` with ``g`` added at ``index``; a repeated index accumulates."""
-    out = np.zeros(shape, dtype=np.result_type(g))
-    if _is_basic(index):
-        out[index] = g
-    else:
-        np.add.at(out, index, g)
-    return out
-
-
 reshape = Primitive("reshape", np.reshape, lambda g, x, y, shape: g.reshape(x.shape))
 transpose = Primitive("transpose", np.transpose,
                       lambda g, x, y, axes: g.transpose(_inverse(axes)))
-def _broadcast_to(x: Any, shape: tuple) -> np.ndarray:
-    """np.broadcast_to: a read-only view. For one element (the gradient of a sum over every
-    axis, the most common case) the view is made directly, ten times faster."""
-    if type(x) is np.ndarray and x.size == 1 and type(shape) is tuple \
-            and x.ndim <= len(shape) and builtins.min(shape, default=0) >= 0:
-        view = np.ndarray(shape, x.dtype, x, 0, (0,) * len(shape))
-        view.flags.writeable = False
-        return view
-    return np.broadcast_to(x, shape)
 
-
-broadcast_to = Primitive("broadcast_to", _broadcast_to,
+broadcast_to = Primitive("broadcast_to", kernels.broadcast_to,
                          lambda g, x, y, shape: unbroadcast(g, x.shape))
 getitem = Primitive("getitem", lambda x, index: x[index],
                     lambda g, x, y, index: scatter(g, index, x.shape))
-scatter = Primitive("scatter", _scatter, lambda g, x, y, index, shape: g[index])
+scatter = Primitive("scatter", kernels.scatter, lambda g, x, y, index, shape: g[index])
 
 
 class _Concatenate(Primitive):
@@ -491,6 +257,8 @@ equal = NonDifferentiable("equal", np.equal, 2)
 not_equal = NonDifferentiable("not_equal", np.not_equal, 2)
 
 
+# ---- NumPy's names of the rows ----------------------------------------------------------------
+
 # NumPy ufuncs that are primitives here: ``np.exp(t)`` and ``array * t`` on a Tensor call these.
 UFUNCS = {
     "add": add, "subtract": sub, "multiply": mul, "divide": div, "power": pow, "matmul": matmul,
@@ -499,40 +267,3 @@ UFUNCS = {
     "less_equal": less_equal, "greater": greater, "greater_equal": greater_equal, "equal": equal,
     "not_equal": not_equal,
 }
-
-# ---- indices -------------------------------------------------------------------------------------
-
-
-def normalize_index(index: Any, shape: tuple, name: str = "getitem") -> Any:
-    """An index into an array of ``shape`` as NumPy takes it: Tensors and lists become arrays of
-    their own (the graph keeps the index, so a later change to the caller's array must not
-    reach it), boolean masks become the integer arrays of their True positions (so that the
-    gradient can scatter with them), after NumPy has checked them against ``shape``."""
-    items = index if isinstance(index, tuple) else (index,)
-    out: list = []
-    masked = False
-    for item in items:
-        if isinstance(item, Tensor):
-            item = item.data
-        if isinstance(item, list):
-            item = np.array(item) if item else np.zeros(0, dtype=np.intp)
-        elif isinstance(item, np.ndarray):
-            item = item.copy()
-        if isinstance(item, np.ndarray) and item.dtype == bool and item.ndim > 0:
-            masked = True
-            out.extend(np.nonzero(item))
-        else:
-            out.append(item)
-    if masked:  # a mask of the wrong shape is an IndexError in NumPy: index a stand-in
-        try:  # (that takes no memory)
-            np.broadcast_to(np.empty((), bool), shape)[tuple(
-                item.data if isinstance(item, Tensor) else item for item in items)]
-        except IndexError as error:
-            raise IndexError(f"{name}: {error} (tensor of shape {shape})") from None
-    return tuple(out) if isinstance(index, tuple) or len(out) != 1 else out[0]
-
-
-def _is_basic(index: Any) -> bool:
-    """Whether ``index`` is basic indexing (ints, slices, None, ...): no element twice."""
-    items = index if isinstance(index, tuple) else (index,)
-    return not any(isinstance(i, np.ndarray) for i in items)

@@ -75,7 +75,9 @@ class Optimizer:
 
     def update(self, value: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
         """Change one parameter's ``value`` in place from its ``grad`` and its ``state``."""
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__}: a subclass of Optimizer must define "
+            "update(value, grad, state), which changes one parameter's value in place")
 
 
 class SGD(Optimizer):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from itertools import count
 from typing import Any
 
 import numpy as np
@@ -131,48 +132,36 @@ class Tensor:
     it is a new leaf holding their values, as in PyTorch.
     """
 
-    __slots__ = ("__weakref__", "_hooks", "_inputs", "_op", "_params", "_requires_grad",
-                 "_retains_grad", "_seq", "data", "grad")
+    # What a new Tensor holds until told otherwise, so that making one (``record``, the hot
+    # path) stores only what differs: a leaf that requires no grad, has no gradient and no hooks.
+    grad: Tensor | None = None
+    _requires_grad = False
+    _op: Any = None
+    _inputs: tuple | None = None
+    _params: tuple | None = None
+    _hooks: list | None = None
+    _retains_grad = False
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
         array = _to_array(data, dtype)
         if array is None:  # a list with Tensors inside
             made = _stacked(data, dtype)
-            if not requires_grad:
-                self._become(made, requires_grad)
+            if not requires_grad:  # be the stack's result, which nobody else holds
+                self.__dict__.update(made.__dict__)
                 return
             array = made.data  # a new leaf was asked for (a Parameter): the values alone
         if requires_grad:
             _check_can_require_grad(array.dtype)
+            self._requires_grad = True
         self.data: np.ndarray = array
-        self.grad: Tensor | None = None
-        self._requires_grad = bool(requires_grad)
-        self._op: Any = None
-        self._inputs: tuple | None = None
-        self._params: tuple | None = None
-        self._retains_grad = False
-        self._hooks: list | None = None
-
-    def _become(self, made: Tensor, requires_grad: bool) -> None:
-        """Be ``made``, a result nobody else holds: its array and, if it has one, its node."""
-        if requires_grad:
-            _check_can_require_grad(made.data.dtype)
-        self.data, self.grad, self._hooks = made.data, None, None
-        self._retains_grad = False
-        self._op, self._inputs, self._params = made._op, made._inputs, made._params
-        self._requires_grad = made._requires_grad or bool(requires_grad)
-        if made._op is not None:
-            self._seq = made._seq
 
     @classmethod
     def _make(cls, data: np.ndarray, requires_grad: bool = False) -> Tensor:
         """A leaf around ``data`` as it is: no copy, no dtype rules (for the library's own use)."""
         t = cls.__new__(cls)
         t.data = data if type(data) is np.ndarray else np.asarray(data)
-        t.grad = None
-        t._requires_grad = requires_grad
-        t._op = t._inputs = t._params = t._hooks = None
-        t._retains_grad = False
+        if requires_grad:
+            t._requires_grad = True
         return t
 
     # ---- attributes ------------------------------------------------------------------------------
@@ -396,7 +385,7 @@ class Tensor:
         return ops.not_equal(self, other)
 
     def __getitem__(self, index: Any) -> Tensor:
-        return ops.getitem(self, ops.normalize_index(index, self.data.shape))
+        return ops.getitem(self, functions.normalize_index(index, self.data.shape))
 
     # In-place arithmetic changes ``data`` only when no graph is being recorded for it (inside
     # ``no_grad``, or when nothing involved requires grad): that is the parameter update
@@ -440,7 +429,7 @@ class Tensor:
                 "expression (tg.where, tg.concatenate), or inside `with tg.no_grad():`"
             )
         array = value.data if isinstance(value, Tensor) else value
-        index = ops.normalize_index(index, self.data.shape, "setitem")
+        index = functions.normalize_index(index, self.data.shape, "setitem")
         try:
             self.data[index] = array
         except (ValueError, TypeError, IndexError) as error:
@@ -615,6 +604,35 @@ class Tensor:
     def matmul(self, other: ArrayLike) -> Tensor:
         """Matrix product as ``np.matmul`` (batched, 1-D operands promoted)."""
         return ops.matmul(self, other)
+
+
+# Creation numbers of nodes, the order of the backward pass; in-place changes are stamped on the
+# same clock (engine.changed_in_place), so "changed after this node was made" is one comparison.
+next_number = count().__next__
+_modes = mode.modes
+_new = object.__new__
+
+
+def record(op: Any, y: Any, inputs: tuple, params: tuple, requires_grad: bool) -> Tensor:
+    """Wrap ``op``'s result ``y`` in a Tensor. When grad mode is on and an input requires grad
+    (``requires_grad``), make it a node of the graph: remember the op, its inputs and its
+    parameters, and give it the next creation number.
+
+    The caller passes ``requires_grad=False`` for a result that is not float, which has no
+    gradient: only a cast (``Tensor.astype``) and a user ``Function`` can give one from a float
+    input.
+    """
+    out = _new(Tensor)  # (a leaf as Tensor._make makes one; only what differs is stored)
+    out.data = y if type(y) is np.ndarray else np.asarray(y)
+    if not _modes.plain:  # grad mode off, or anomaly mode on
+        if _modes.anomaly:
+            _engine.check_finite(out.data, f"the forward of '{_engine.op_name(op)}'")
+        requires_grad = requires_grad and _modes.grad_enabled
+    if requires_grad:
+        out._requires_grad = True
+        out._op, out._inputs, out._params = op, inputs, params
+        out._seq = next_number()
+    return out
 
 
 def _numpy_args(t: Tensor, name: str, dtype: Any, out: Any) -> Tensor:

@@ -3,7 +3,8 @@
 ``train_digits(TrainConfig(...))`` splits the digits into a training and a held-out test set,
 builds an MLP, and for each epoch follows the loss's gradient downhill, one mini-batch at a time;
 it returns the ``History`` of losses and accuracies. The command line (``python -m tinygrad_ko
-train``) is a thin layer over it. The loss is the lesson's choice:
+train``) is a thin layer over it, and what it shows while and after training (the progress bar,
+the loss-curve plot) lives there, in ``tinygrad_ko.cli``. The loss is the lesson's choice:
 
 - ``cee``: softmax cross entropy from the logits (labels as targets);
 - ``mse`` and ``se``: (mean) squared error between softmax(logits) and one-hot targets, which
@@ -13,11 +14,9 @@ train``) is a thin layer over it. The loss is the lesson's choice:
 from __future__ import annotations
 
 import math
-import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -118,9 +117,10 @@ def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
 
 def train_digits(config: TrainConfig, progress: Callable[[Iterable, str], Iterable] | None = None,
                  log: Callable[[str], None] | None = None) -> History:
-    """Train an MLP on the digits; ``progress`` wraps each epoch's batches (a progress bar),
-    ``log`` receives one line per epoch. Ctrl-C raises ``Interrupted``, which holds the model of
-    the last completed epoch."""
+    """Train an MLP on the digits; ``progress(batches, description)`` wraps each epoch's
+    batches (a progress bar such as ``cli.progress_bar(quiet=False)`` gives), ``log`` receives
+    one line per epoch. Ctrl-C raises ``Interrupted``, which holds the model of the last
+    completed epoch."""
     rng = np.random.default_rng(config.seed)
     X, y = load_digits(normalize=True)
     X_train, y_train, X_test, y_test = split(X, y, config.test_fraction, rng)
@@ -167,77 +167,3 @@ def train_digits(config: TrainConfig, progress: Callable[[Iterable, str], Iterab
         raise Interrupted(min(done + 1, config.epochs), history) from None
     history.seconds = time.perf_counter() - start
     return history
-
-
-class PlainProgress:
-    """A one-line progress bar for when tqdm is not installed: ``epoch 3 [#####     ] 12/45``,
-    redrawn in place on a terminal and written once per epoch otherwise."""
-
-    def __init__(self, items: Iterable, description: str, stream: Any = None) -> None:
-        self.items, self.description = items, description
-        self.stream = stream or sys.stderr
-        self.total = len(items) if hasattr(items, "__len__") else 0
-        self.postfix = ""
-        self.half_drawn = False  # a bar drawn in place, not yet ended by a newline
-
-    def set_postfix(self, **values: Any) -> None:
-        self.postfix = " ".join(f"{k}={v}" for k, v in values.items())
-
-    def _draw(self, done: int, end: str) -> None:
-        width = 20
-        filled = width * done // self.total if self.total else 0
-        bar = "#" * filled + " " * (width - filled)
-        self.stream.write(f"\r{self.description} [{bar}] {done}/{self.total} {self.postfix}"
-                          + end)
-        self.stream.flush()
-        self.half_drawn = not end
-
-    def close(self) -> None:
-        """End a bar left half-drawn by an interrupted epoch, so the next line starts clean."""
-        if self.half_drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.half_drawn = False
-
-    def __iter__(self) -> Iterator:
-        interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
-        done = 0
-        for item in self.items:
-            yield item
-            done += 1
-            if interactive:
-                self._draw(done, "")
-        self._draw(done, "\n")
-
-
-def progress_bar(quiet: bool) -> Callable[[Iterable, str], Iterable] | None:
-    """tqdm when it is installed, else ``PlainProgress``; None when quiet."""
-    if quiet:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return PlainProgress
-    return lambda items, description: tqdm(items, desc=description, leave=False)
-
-
-def plot_history(history: History, path: str) -> None:
-    """Loss and accuracy curves as a PNG (needs matplotlib: ``pip install tinygrad_ko[plot]``).
-
-    It draws on its own Agg canvas through matplotlib's object API, never through pyplot, so the
-    caller's backend and open figures are left as they were."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    epochs = range(1, len(history.loss) + 1)
-    figure = Figure(figsize=(10, 4))
-    FigureCanvasAgg(figure)
-    left, right = figure.subplots(1, 2)
-    left.plot(epochs, history.loss, marker="o")
-    left.set(xlabel="epoch", ylabel="training loss", title="loss")
-    right.plot(epochs, history.train_accuracy, marker="o", label="train")
-    right.plot(epochs, history.test_accuracy, marker="s", label="test")
-    right.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    right.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100, format="png")

@@ -1,9 +1,19 @@
-"""Loss functions (손실 함수), each a plain Tensor expression with no hand-written backward.
+"""Loss functions (손실 함수): plain Tensor expressions with no hand-written backward, except
+one fused loss.
 
 A loss measures how far the prediction ``y`` (예측값) is from the target ``t`` (정답); gradient
 descent follows its derivative downhill. Each function returns a scalar Tensor and its docstring
 states the formula, the derivative and a one-line derivation; ``tinygrad_ko.losses.reference``
 holds those derivatives as NumPy functions, and the tests check autodiff against them.
+
+SE, MSE, CEE and BCE are composed from the primitives of the table of derivatives
+(``tinygrad_ko.ops``), so the engine differentiates them with no backward code here. Softmax
+cross entropy is the exception: it is one fused row of that table
+(``ops.softmax_cross_entropy``, ``ops.softmax_cross_entropy_labels``), for speed (one node
+instead of the six of its expression, on the hot path of every training step) and computed in
+log space for stability (no probability is formed or clipped). Its definition, the composed
+expression −(1/N) Σ t log_softmax(z), stays here as ``_softmax_cross_entropy_composed``, and the
+tests hold the fused row equal to it in value, gradient and second derivatives.
 
 Shapes: ``y`` and ``t`` must have the same shape, except that the cross entropies also take
 integer class labels ``t`` of shape ``(N,)`` for ``y`` of shape ``(N, C)`` (or one label for a
@@ -19,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_ko import ops
+from tinygrad_ko.kernels import batch_size
 from tinygrad_ko.losses import reference
 from tinygrad_ko.tensor import Tensor
 
@@ -86,8 +97,8 @@ def cross_entropy_error(y: Any, t: Any, eps: float = 1e-7) -> Tensor:
     """
     y, t, labels = _prepare("cross_entropy_error", y, t, labels=True)
     if labels:
-        return -ops.log(_picked(y, t) + eps).sum() / ops.batch_size(y)
-    return -(t * ops.log(y + eps)).sum() / ops.batch_size(y)
+        return -ops.log(_picked(y, t) + eps).sum() / batch_size(y)
+    return -(t * ops.log(y + eps)).sum() / batch_size(y)
 
 
 def softmax_cross_entropy(z: Any, t: Any) -> Tensor:
@@ -98,13 +109,31 @@ def softmax_cross_entropy(z: Any, t: Any) -> Tensor:
     log softmax(z)_j = z_j − log Σ_k exp z_k. Computed in log space, so logits of any size give a
     finite loss and the right gradient: no probability is clipped.
     ``t``: one-hot or probability rows of z's shape, or integer labels of shape (N,).
+
+    Fused: the one loss with a hand-written backward. It is a single row of the table of
+    derivatives (``ops.softmax_cross_entropy``, or ``ops.softmax_cross_entropy_labels`` for
+    labels) rather than the six nodes of its definition ``_softmax_cross_entropy_composed``,
+    because it runs at every training step; the tests hold the two equal in value, first and
+    second derivatives. One difference: a target 0 against a logit −inf adds 0 here (0 · log 0
+    taken as 0), where the composed expression gives 0 · (−inf) = NaN.
     """
     z, t, labels = _prepare("softmax_cross_entropy", z, t, labels=True)
-    # One node of the derivative table (ops.softmax_cross_entropy): the same expression as
-    # -(t * log_softmax(z)).sum() / N, fused for speed, with 0 · log 0 taken as 0.
     if labels:
         return ops.softmax_cross_entropy_labels(z, t)
     return ops.softmax_cross_entropy(z, t)
+
+
+def _softmax_cross_entropy_composed(z: Any, t: Any) -> Tensor:
+    """The definition of ``softmax_cross_entropy``, composed from primitives like every other
+    loss: E = −(1/N) Σ t log_softmax(z), or −(1/N) Σ_n log_softmax(z)[n, t_n] for integer labels
+    (one-hot rows picked by index). Six nodes (logsumexp, sub, mul or getitem, sum, neg, div)
+    where the fused row is one; not public, kept as the reference the fused row is tested
+    against. Takes the same arguments and checks them the same way."""
+    z, t, labels = _prepare("softmax_cross_entropy", z, t, labels=True)
+    log_p = z.log_softmax(axis=-1)
+    if labels:
+        return -_picked(log_p, t).sum() / batch_size(z)
+    return -(t * log_p).sum() / batch_size(z)
 
 
 def binary_cross_entropy(y: Any, t: Any, eps: float = 1e-7) -> Tensor:
