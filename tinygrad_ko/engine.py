@@ -264,7 +264,7 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
             elif t._retains_grad:
                 grad_updates.append((t, g))
             passed.append(t)
-            sent = _step(t, g, checked)
+            sent = _step(t, op, inputs, g, checked)
             if not heap and len(sent) == 1:
                 x, gx = sent[0]
                 if x._op is not None:  # a chain: its one operand is next, nothing else waits
@@ -300,11 +300,12 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
     return captured
 
 
-def _step(t: Tensor, g: Any, checked: tuple[bool, bool] | None) -> tuple:
+def _step(t: Tensor, op: Any, inputs: tuple, g: Any, checked: tuple[bool, bool] | None) -> tuple:
     """What happens to a gradient at one node: from ``g``, the gradient of node ``t``, the
     gradients of those of its operands that require grad, as ``((operand, gradient), ...)``,
     each gradient an array of its operand's shape and dtype (a Tensor when the pass is
-    recorded). ``checked`` is None for a plain pass, else (create_graph, anomaly).
+    recorded). ``op`` and ``inputs`` are t's; ``checked`` is None for a plain pass, else
+    (create_graph, anomaly).
 
     The contract between the engine and an operation ``op`` (a ``Primitive`` or a ``Function``
     subclass), all that the engine reads of it:
@@ -323,15 +324,14 @@ def _step(t: Tensor, g: Any, checked: tuple[bool, bool] | None) -> tuple:
     the lists and the checks that dominate a chain of small operations (a test in test_ops.py
     compares this path with the recorded and the anomaly-checking passes for every operation).
     """
-    op, inputs = t._op, t._inputs
     arity = op.arity if checked is None else None
     if arity == 1:
         x = inputs[0]
         if not x._requires_grad:  # (a leaf may have been switched off since t was made)
             return ()
-        rule, params = op.rules[0], t._params  # (a call without *params is faster)
-        gx = rule(g, x.data, t.data, *params) if params else rule(g, x.data, t.data)
-        return ((x, _as_gradient(gx, x, op, 0)),)
+        rule, params, data = op.rules[0], t._params, x.data  # (no *params is faster)
+        gx = rule(g, data, t.data, *params) if params else rule(g, data, t.data)
+        return ((x, _as_gradient(gx, data, x, op, 0)),)
     if arity == 2:  # (a Python number or an array operand is a constant)
         a, b = inputs
         a_needs = isinstance(a, Tensor) and a._requires_grad
@@ -342,13 +342,13 @@ def _step(t: Tensor, g: Any, checked: tuple[bool, bool] | None) -> tuple:
         if a_needs:
             rule = rules[0]
             ga = rule(g, a_data, b_data, y, *params) if params else rule(g, a_data, b_data, y)
-            ga = _as_gradient(ga, a, op, 0)
+            ga = _as_gradient(ga, a_data, a, op, 0)
             if not b_needs:
                 return ((a, ga),)
         if b_needs:
             rule = rules[1]
             gb = rule(g, a_data, b_data, y, *params) if params else rule(g, a_data, b_data, y)
-            gb = _as_gradient(gb, b, op, 1)
+            gb = _as_gradient(gb, b_data, b, op, 1)
             return ((a, ga), (b, gb)) if a_needs else ((b, gb),)
         return ()
     create_graph, anomaly = checked or (False, False)
@@ -390,10 +390,10 @@ def _send(x: Tensor, gx: Any, g: Any, grads: dict[int, Any], heap: list,
             owned.add(key)
 
 
-def _as_gradient(gx: Any, x: Tensor, op: Any, i: int) -> Any:
+def _as_gradient(gx: Any, data: np.ndarray, x: Tensor, op: Any, i: int) -> Any:
     """``_fit`` for a plain pass, which keeps a rule's result that is already an array of the
-    operand's shape and dtype (nearly every one) at the cost of one check."""
-    data = x.data
+    operand's shape and dtype (``data``, its array; nearly every result) at the cost of one
+    check."""
     if type(gx) is np.ndarray and gx.shape == data.shape and gx.dtype is data.dtype:
         return gx
     return _fit(gx, x, op, i, False, False)

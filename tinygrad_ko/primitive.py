@@ -52,6 +52,14 @@ class Primitive:
         the graph (``coerce`` decides the arrays to compute with); on anything else it is its
         NumPy forward alone."""
         arity = self.arity
+        if arity == 1:  # one operand: nothing to convert (coerce would give it back as it is)
+            if not isinstance(x, Tensor):
+                return self.forward(x, *rest)  # plain NumPy
+            try:  # (a call without *params where there are none is faster)
+                y = self.forward(x.data, *rest) if rest else self.forward(x.data)
+            except (ValueError, TypeError, IndexError) as error:
+                raise self.error(error, (x,)) from None
+            return record(self, y, (x,), rest, x._requires_grad)
         if len(rest) == arity - 1:  # no parameters (most operations)
             operands, params = (x, *rest), ()
         else:
@@ -119,11 +127,8 @@ def coerce(operands: tuple) -> tuple[tuple, tuple, bool] | None:
     numbers are left as they are: NumPy already gives them the other operand's dtype
     (float32 * 2.0 is float32), and converting them would cost more than the operation.
     """
-    # Nothing to convert, the common cases first: one Tensor; a float Tensor beside another, a
-    # Python number or an array of its dtype.
-    if len(operands) == 1:
-        x = operands[0]
-        return (operands, (x.data,), x._requires_grad) if isinstance(x, Tensor) else None
+    # Nothing to convert, the common cases first: a float Tensor beside another, a Python number
+    # or an array of its dtype.
     if len(operands) == 2:
         a, b = operands
         if isinstance(a, Tensor):

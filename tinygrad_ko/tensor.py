@@ -132,36 +132,37 @@ class Tensor:
     it is a new leaf holding their values, as in PyTorch.
     """
 
-    # What a new Tensor holds until told otherwise, so that making one (``record``, the hot
-    # path) stores only what differs: a leaf that requires no grad, has no gradient and no hooks.
-    grad: Tensor | None = None
-    _requires_grad = False
-    _op: Any = None
-    _inputs: tuple | None = None
-    _params: tuple | None = None
-    _hooks: list | None = None
-    _retains_grad = False
+    __slots__ = ("__weakref__", "_hooks", "_inputs", "_op", "_params", "_requires_grad",
+                 "_retains_grad", "_seq", "data", "grad")
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
         array = _to_array(data, dtype)
         if array is None:  # a list with Tensors inside
             made = _stacked(data, dtype)
             if not requires_grad:  # be the stack's result, which nobody else holds
-                self.__dict__.update(made.__dict__)
+                self._leaf(made.data, False)
+                if made._op is not None:
+                    self._op, self._inputs, self._params = made._op, made._inputs, made._params
+                    self._requires_grad, self._seq = True, made._seq
                 return
             array = made.data  # a new leaf was asked for (a Parameter): the values alone
         if requires_grad:
             _check_can_require_grad(array.dtype)
-            self._requires_grad = True
-        self.data: np.ndarray = array
+        self._leaf(array, bool(requires_grad))
+
+    def _leaf(self, data: np.ndarray, requires_grad: bool) -> None:
+        """Hold ``data`` as a leaf: no gradient, no node, no hooks (``record`` writes the same
+        slots itself: the hot path)."""
+        self.data = data
+        self.grad = self._op = self._inputs = self._params = self._hooks = None
+        self._requires_grad = requires_grad
+        self._retains_grad = False
 
     @classmethod
     def _make(cls, data: np.ndarray, requires_grad: bool = False) -> Tensor:
         """A leaf around ``data`` as it is: no copy, no dtype rules (for the library's own use)."""
         t = cls.__new__(cls)
-        t.data = data if type(data) is np.ndarray else np.asarray(data)
-        if requires_grad:
-            t._requires_grad = True
+        t._leaf(data if type(data) is np.ndarray else np.asarray(data), requires_grad)
         return t
 
     # ---- attributes ------------------------------------------------------------------------------
@@ -622,8 +623,10 @@ def record(op: Any, y: Any, inputs: tuple, params: tuple, requires_grad: bool) -
     gradient: only a cast (``Tensor.astype``) and a user ``Function`` can give one from a float
     input.
     """
-    out = _new(Tensor)  # (a leaf as Tensor._make makes one; only what differs is stored)
+    out = _new(Tensor)  # (the slots of Tensor._leaf, written here directly: the hot path)
     out.data = y if type(y) is np.ndarray else np.asarray(y)
+    out.grad = out._hooks = None
+    out._retains_grad = False
     if not _modes.plain:  # grad mode off, or anomaly mode on
         if _modes.anomaly:
             _engine.check_finite(out.data, f"the forward of '{_engine.op_name(op)}'")
@@ -632,6 +635,9 @@ def record(op: Any, y: Any, inputs: tuple, params: tuple, requires_grad: bool) -
         out._requires_grad = True
         out._op, out._inputs, out._params = op, inputs, params
         out._seq = next_number()
+    else:
+        out._requires_grad = False
+        out._op = out._inputs = out._params = None
     return out
 
 
