@@ -84,24 +84,12 @@ def _to_array(data: ArrayLike, dtype: Any = None) -> np.ndarray | None:
     return array
 
 
-def _holds_tensor(data: list | tuple) -> bool:
-    """Whether a nested list holds a Tensor anywhere."""
-    pending = [data]
-    while pending:
-        for x in pending.pop():
-            if isinstance(x, Tensor):
-                return True
-            if isinstance(x, (list, tuple)):
-                pending.append(x)
-    return False
-
-
 def _stacked(data: list | tuple, dtype: Any) -> Tensor:
     """``tg.stack`` of a nested list's rows, level by level. The dtype follows ``Tensor``'s
     rules: the float dtype the Tensors and float arrays among the rows promote to (numbers take
     it), else the default float dtype; ``dtype`` forces one."""
-    rows = [_stacked(x, None) if isinstance(x, (list, tuple)) and _holds_tensor(x) else x
-            for x in data]
+    rows = [_stacked(x, None) if isinstance(x, (list, tuple)) and _to_array(x) is None else x
+            for x in data]  # (a row of numbers stays as it is: it takes the dtype found below)
     floats = [x.dtype for x in (r.data if isinstance(r, Tensor) else r for r in rows)
               if isinstance(x, np.ndarray) and x.dtype.kind == "f"]
     kind = np.dtype(dtype) if dtype is not None else (
