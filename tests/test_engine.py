@@ -1043,9 +1043,11 @@ def test_a_hook_that_changes_a_value_its_node_reads_is_refused() -> None:
 
 
 def test_indices_conditions_and_labels_are_the_graphs_own() -> None:
-    """Changing the caller's index, condition or labels after the forward changes no gradient:
-    the graph keeps copies. Expected gradients by hand: d/dx Σ x[[0, 1]] = [1, 1, 0];
-    d/dx Σ where(x > 0, x, 0) = [1, 0]; softmax cross entropy: (softmax(z) − onehot) / N."""
+    """Changing the caller's index, condition or labels (arrays) after the forward changes no
+    gradient: the graph keeps copies. A condition that is a Tensor is an operand of the graph,
+    guarded by its version like any other. Expected gradients by hand: d/dx Σ x[[0, 1]] =
+    [1, 1, 0]; d/dx Σ where(x > 0, x, 0) = [1, 0]; softmax cross entropy: (softmax(z) − onehot)
+    / N."""
     x = leaf([1.0, 2.0, 3.0])
     index = np.array([0, 1])
     y = x[index]
@@ -1054,11 +1056,19 @@ def test_indices_conditions_and_labels_are_the_graphs_own() -> None:
     np.testing.assert_array_equal(x.grad.data, [1.0, 1.0, 0.0])
 
     x = leaf([1.0, -1.0])
-    condition = x > 0
+    condition = x.data > 0
     y = tg.where(condition, x, 0.0)
     condition[...] = True
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.data, [1.0, 0.0])
+
+    x = leaf([1.0, -1.0])
+    condition = x > 0
+    y = tg.where(condition, x, 0.0)
+    condition[...] = True
+    with pytest.raises(RuntimeError, match="backward of 'where': its input 2"):
+        y.sum().backward()
+    assert x.grad is None
 
     z = leaf([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
     labels = np.array([0, 1])

@@ -222,6 +222,21 @@ def draw_softmax_cross_entropy_labels(data: Any) -> tuple[list, dict]:
                                                                                      classes))}
 
 
+def draw_pick(data: Any) -> tuple[list, dict]:
+    batch = data.draw(st.one_of(st.none(), st.integers(1, 4)))
+    classes = data.draw(st.integers(1, 5))
+    shape = (classes,) if batch is None else (batch, classes)
+    picked = data.draw(labels(1 if batch is None else batch, classes))
+    return [data.draw(arrays(shape))], {"labels": picked[0] if batch is None else picked}
+
+
+def np_pick(x: np.ndarray, labels: Any) -> np.ndarray:
+    """Each row's entry at its label, one row at a time."""
+    if x.ndim == 1:
+        return x[int(labels)]
+    return np.array([row[label] for row, label in zip(x, labels)])
+
+
 def np_log_softmax(z: np.ndarray) -> np.ndarray:
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
@@ -319,6 +334,7 @@ CASES = [
     # losses fused into one node
     Case("softmax_cross_entropy", ops.softmax_cross_entropy, np_softmax_cross_entropy,
          draw_softmax_cross_entropy),
+    Case("pick", lambda x, labels: ops.pick(x, labels), np_pick, draw_pick),
     Case("softmax_cross_entropy_labels",
          lambda z, labels: ops.softmax_cross_entropy_labels(z, labels),
          np_softmax_cross_entropy_labels, draw_softmax_cross_entropy_labels),
@@ -649,3 +665,47 @@ def test_softmax_family_over_an_empty_axis() -> None:
     empty = tg.Tensor(np.zeros((2, 0)), requires_grad=True)
     assert tg.softmax(empty).shape == (2, 0) and tg.log_softmax(empty).shape == (2, 0)
     np.testing.assert_array_equal(tg.logsumexp(empty, axis=1).data, [-np.inf, -np.inf])
+
+
+# ---- rows without a gradient: masks and constants ------------------------------------------------
+
+MASKS = {  # row -> (arguments from a float array x, NumPy's own function of the same)
+    "stop_gradient": (lambda x: (x,), lambda x: x),
+    "isnan": (lambda x: (x,), np.isnan),
+    "sign": (lambda x: (x,), np.sign),
+    "heaviside": (lambda x: (x, 0.5), lambda x: np.heaviside(x, 0.5)),
+    "bitwise_and": (lambda x: (x > 0, x < 1), lambda x: (x > 0) & (x < 1)),
+    "bitwise_or": (lambda x: (x > 0, x < -1), lambda x: (x > 0) | (x < -1)),
+    "invert": (lambda x: (x > 0,), lambda x: ~(x > 0)),
+}
+
+
+def test_every_row_without_a_gradient_has_a_mask_case() -> None:
+    rows = {p.name for p in vars(ops).values() if isinstance(p, ops.NonDifferentiable)}
+    comparisons = {"less", "less_equal", "greater", "greater_equal", "equal", "not_equal"}
+    assert rows - comparisons - {"one_hot"} == set(MASKS)
+
+
+@pytest.mark.parametrize("name", sorted(MASKS))
+@given(x=arrays(shapes(), -2, 2, avoid=(0.0,)))
+def test_masks_on_tensors_are_numpys_and_need_no_grad(name: str, x: np.ndarray) -> None:
+    """On Tensors (as a recorded backward pass computes them) a mask row gives NumPy's values
+    as a Tensor that requires no grad, whatever its operands require."""
+    arguments, reference = MASKS[name]
+    t = tg.Tensor(x, requires_grad=True)
+    out = getattr(ops, name)(*arguments(t))
+    assert isinstance(out, tg.Tensor) and not out.requires_grad
+    np.testing.assert_array_equal(out.data, reference(x))
+    np.testing.assert_array_equal(getattr(ops, name)(*arguments(x)), reference(x))  # arrays
+
+
+def test_one_hot_on_a_tensor_of_labels_is_rows_of_the_identity() -> None:
+    labels = tg.Tensor(np.array([2, 0, 1]), dtype=np.int64)
+    out = ops.one_hot(labels, (3, 4), np.float32)
+    assert isinstance(out, tg.Tensor) and out.dtype == np.float32
+    np.testing.assert_array_equal(out.data, np.eye(4, dtype=np.float32)[[2, 0, 1]])
+
+
+def test_pick_refuses_a_negative_label_that_numpy_would_count_from_the_end() -> None:
+    with pytest.raises(ValueError, match=r"pick: label -1 is out of range for 3 classes"):
+        ops.pick(tg.Tensor(np.ones((2, 3)), requires_grad=True), np.array([0, -1]))

@@ -34,12 +34,6 @@ def op_name(op: Any) -> str:
     return op.__name__ if isinstance(op, type) else op.name
 
 
-def constant(v: Any) -> Any:
-    """The raw value of ``v`` (its array if it is a Tensor): masks and counts in gradient rules
-    are constants of the graph, never differentiated."""
-    return v.data if isinstance(v, Tensor) else v
-
-
 def renamed(error: Exception, message: str) -> Exception:
     """``error`` as its builtin class (ValueError, IndexError or TypeError) with ``message``:
     NumPy's own subclasses cannot be built from a message alone."""
@@ -421,7 +415,8 @@ def _fit(gx: Any, x: Tensor, op: Any, i: int, create_graph: bool, anomaly: bool)
     if gx.dtype != x.data.dtype:
         gx = gx.astype(x.data.dtype)
     if anomaly:
-        check_finite(constant(gx), f"the backward of '{op_name(op)}' (input {i})")
+        value = gx.data if isinstance(gx, Tensor) else gx
+        check_finite(value, f"the backward of '{op_name(op)}' (input {i})")
     return gx
 
 

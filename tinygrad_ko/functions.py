@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from tinygrad_ko import ops
-from tinygrad_ko.engine import constant
 from tinygrad_ko.kernels import count
 from tinygrad_ko.tensor import Tensor
 
@@ -244,5 +243,6 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     """
     if isinstance(cond, Tensor) and not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(a)  # a Tensor condition gives a Tensor, even between two constants
-    # (a copy: the graph keeps the condition, and the caller's array may change later)
-    return ops.select(a, b, np.array(constant(cond), dtype=bool))
+    if not isinstance(cond, Tensor):  # (a copy: the caller's array may change later)
+        cond = np.array(cond, dtype=bool)
+    return ops.select(a, b, cond)

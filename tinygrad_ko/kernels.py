@@ -104,8 +104,17 @@ def softmax_cross_entropy(z: np.ndarray, t: np.ndarray) -> np.ndarray:
 def softmax_cross_entropy_labels(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """The same with integer labels: −(1/N) Σ log softmax(z)[n, labels[n]], where
     log softmax(z)[n, k] = z[n, k] − logsumexp(z[n]); no log-softmax array is made."""
-    picked = z[labels] if z.ndim == 1 else z[np.arange(z.shape[0]), labels]
-    return (logsumexp(z, (z.ndim - 1,), False) - picked).sum() / batch_size(z)
+    return (logsumexp(z, (z.ndim - 1,), False) - pick(z, labels)).sum() / batch_size(z)
+
+
+def pick(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each row's entry at its label: ``x[n, labels[n]]`` (``x[labels]`` for one row). A label
+    out of range raises, a negative one included (NumPy would count it from the end)."""
+    classes = x.shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        bad = labels[(labels < 0) | (labels >= classes)].flat[0]
+        raise ValueError(f"label {int(bad)} is out of range for {classes} classes")
+    return x[labels] if x.ndim == 1 else x[np.arange(x.shape[0]), labels]
 
 
 def one_hot(labels: np.ndarray, shape: tuple, dtype: Any) -> np.ndarray:

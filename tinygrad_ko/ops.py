@@ -34,12 +34,19 @@ from typing import Any
 import numpy as np
 
 from tinygrad_ko import kernels
-from tinygrad_ko.engine import constant, unbroadcast
-from tinygrad_ko.kernels import batch_size, count, one_hot
+from tinygrad_ko.engine import unbroadcast
+from tinygrad_ko.kernels import batch_size, count
 from tinygrad_ko.primitive import NonDifferentiable, Primitive, coerce
-from tinygrad_ko.tensor import record
+from tinygrad_ko.tensor import Tensor, record
 
 # ---- shared by the rules -------------------------------------------------------------------------
+
+
+def constant(v: Any) -> Any:
+    """``v`` as a constant of the graph, never differentiated (masks and tie counts in rules): a
+    Tensor goes through ``stop_gradient``, a recorded node without gradient, so that a trace
+    (``tg.compile``) computes it afresh at every call; an array stays as it is."""
+    return stop_gradient(v) if isinstance(v, Tensor) else v
 
 
 def _kept(v: Any, shape: tuple, axis: tuple | None, keepdims: bool) -> Any:
@@ -57,7 +64,7 @@ def _unless_nan(mask: Any, *xs: Any) -> Any:
     comparisons (a kink's) would otherwise call the derivative at NaN 0 or 1 and hide the NaN."""
     for x in xs:
         if x is not None:
-            mask = np.where(np.isnan(x), x, mask)
+            mask = select(x, mask, np.isnan(x))
     return mask
 
 
@@ -120,11 +127,12 @@ maximum = Primitive("maximum", np.maximum,
 minimum = Primitive("minimum", np.minimum,
                     lambda g, a, b, y: g * _share(constant(b), constant(a)),
                     lambda g, a, b, y: g * _share(constant(a), constant(b)), reads=("a b", "a b"))
-# tg.where(cond, a, b). The row is ``select(a, b, cond)``: operands first and the condition last,
-# as a parameter, since it is not differentiable; users (and error messages) call it "where".
+# tg.where(cond, a, b). The row is ``select(a, b, cond)``: the differentiable operands first, then
+# the condition, an operand that is data (no rule); users (and error messages) call it "where".
 select = Primitive("where", lambda a, b, cond: np.where(cond, a, b),
-                   lambda g, a, b, y, cond: select(g, 0, cond),
-                   lambda g, a, b, y, cond: select(0, g, cond))
+                   lambda g, a, b, cond, y: select(g, 0, cond),
+                   lambda g, a, b, cond, y: select(0, g, cond), None,
+                   reads=("cond", "cond"))
 
 
 # ---- matrix product (batched and 1-D as np.matmul) -----------------------------------------------
@@ -200,9 +208,12 @@ softmax_cross_entropy = Primitive(
     reads=("z t", "z"))
 softmax_cross_entropy_labels = Primitive(
     "softmax_cross_entropy_labels", kernels.softmax_cross_entropy_labels,
-    lambda g, z, y, labels:
-        (_softmax(z) - one_hot(labels, z.shape, constant(z).dtype)) * (g / batch_size(z)),
-    reads=("z",))
+    lambda g, z, labels, y: (_softmax(z) - one_hot(labels, z.shape, z.dtype)) * (g / batch_size(z)),
+    None, reads=("z labels",))
+# y[n, labels[n]] (y[labels] for one sample): each row's entry at its label.
+pick = Primitive("pick", kernels.pick,
+                 lambda g, x, labels, y: _kept(g, x.shape, (x.ndim - 1,), False)
+                 * one_hot(labels, x.shape, x.dtype), None, reads=("labels",))
 
 # ---- shape: the gradient undoes the rearrangement ------------------------------------------------
 
@@ -249,12 +260,21 @@ concatenate = _Concatenate("concatenate", lambda *xs: np.concatenate(xs[:-1], ax
 
 # ---- not differentiable: comparisons give constants ----------------------------------------------
 
+# stop_gradient(x) is x as a constant: the same array, no gradient through it.
+stop_gradient = NonDifferentiable("stop_gradient", lambda x: x, 1)
 less = NonDifferentiable("less", np.less, 2)
 less_equal = NonDifferentiable("less_equal", np.less_equal, 2)
 greater = NonDifferentiable("greater", np.greater, 2)
 greater_equal = NonDifferentiable("greater_equal", np.greater_equal, 2)
 equal = NonDifferentiable("equal", np.equal, 2)
 not_equal = NonDifferentiable("not_equal", np.not_equal, 2)
+isnan = NonDifferentiable("isnan", np.isnan, 1)
+sign = NonDifferentiable("sign", np.sign, 1)
+heaviside = NonDifferentiable("heaviside", np.heaviside, 2)
+bitwise_and = NonDifferentiable("bitwise_and", np.bitwise_and, 2)
+bitwise_or = NonDifferentiable("bitwise_or", np.bitwise_or, 2)
+invert = NonDifferentiable("invert", np.invert, 1)
+one_hot = NonDifferentiable("one_hot", kernels.one_hot, 1)  # one_hot(labels, shape, dtype)
 
 
 # ---- NumPy's names of the rows ----------------------------------------------------------------
@@ -265,5 +285,6 @@ UFUNCS = {
     "negative": neg, "exp": exp, "log": log, "sqrt": sqrt, "sin": sin, "cos": cos, "tanh": tanh,
     "absolute": abs, "square": square, "maximum": maximum, "minimum": minimum, "less": less,
     "less_equal": less_equal, "greater": greater, "greater_equal": greater_equal, "equal": equal,
-    "not_equal": not_equal,
+    "not_equal": not_equal, "isnan": isnan, "sign": sign, "heaviside": heaviside,
+    "bitwise_and": bitwise_and, "bitwise_or": bitwise_or, "invert": invert,
 }

@@ -33,15 +33,21 @@ from tinygrad_ko.tensor import Tensor, record
 
 
 class Primitive:
-    """An operation with a NumPy forward and one gradient rule per operand (tensor input)."""
+    """An operation with a NumPy forward and one gradient rule per operand (tensor input).
 
-    __slots__ = ("arity", "forward", "name", "reads", "rules")
+    A rule of None marks an operand that is data, not differentiated: ``where``'s condition,
+    integer labels. It is an operand all the same (not a parameter), so that a trace
+    (``tg.compile``) sees it change from call to call; it is never converted to a float dtype.
+    """
 
-    def __init__(self, name: str, forward: Callable, *rules: Callable,
+    __slots__ = ("arity", "data", "forward", "name", "reads", "rules")
+
+    def __init__(self, name: str, forward: Callable, *rules: Callable | None,
                  reads: tuple[str, ...] = ()) -> None:
         self.name, self.forward, self.rules, self.arity = name, forward, rules, len(rules)
+        self.data = tuple(i for i, rule in enumerate(rules) if rule is None)
         # For each rule, the positions it reads among (operand 0, operand 1, ..., output).
-        self.reads = tuple(_positions(name, rule, names)
+        self.reads = tuple(() if rule is None else _positions(name, rule, names)
                            for rule, names in zip(rules, reads + ("",) * len(rules)))
 
     def __repr__(self) -> str:
@@ -65,7 +71,7 @@ class Primitive:
         else:
             operands, params = (x, *rest[: arity - 1]), rest[arity - 1 :]
         try:
-            coerced = coerce(operands)
+            coerced = coerce(operands, self.data)
             if coerced is None:
                 return self.forward(*operands, *params)  # plain NumPy
             inputs, values, requires_grad = coerced
@@ -88,7 +94,7 @@ class Primitive:
 
     def vjp(self, g: Any, xs: tuple, y: Any, params: tuple, needs: list[bool]) -> list:
         """The gradient for each operand that needs one (None for the others)."""
-        return [rule(g, *xs, y, *params) if need else None
+        return [rule(g, *xs, y, *params) if need and rule is not None else None
                 for rule, need in zip(self.rules, needs)]
 
 
@@ -103,7 +109,9 @@ def _positions(name: str, rule: Callable, names: str) -> tuple[int, ...]:
 
 
 class NonDifferentiable(Primitive):
-    """An operation whose result is a constant of the graph (comparisons): never recorded."""
+    """An operation whose result is a constant of the graph, with no gradient: comparisons,
+    masks, ``stop_gradient``. Its node keeps no graph, but a trace (``tg.compile``) records it
+    like any other, so that a mask is computed afresh at every call."""
 
     __slots__ = ()
 
@@ -112,20 +120,24 @@ class NonDifferentiable(Primitive):
         self.arity = arity
 
     def __call__(self, *args: Any) -> Any:
-        coerced = coerce(args)
+        """``op(operand, ..., param, ...)`` with ``arity`` operands."""
+        operands, params = args[: self.arity], args[self.arity :]
+        coerced = coerce(operands)
         if coerced is None:
             return self.forward(*args)
-        return Tensor._make(self.run(coerced[1], ()))
+        inputs, values, _ = coerced
+        return record(self, self.run(values, params), inputs, params, False)
 
 
-def coerce(operands: tuple) -> tuple[tuple, tuple, bool] | None:
+def coerce(operands: tuple, data: tuple[int, ...] = ()) -> tuple[tuple, tuple, bool] | None:
     """The operands to record, the arrays to compute with and whether one of them requires grad;
     None when no operand is a Tensor.
 
     Beside a float tensor, every operand that is not a float array (a NumPy scalar, a list, an
     integer array or tensor) takes that tensor's dtype: float32 * int64 stays float32. Python
     numbers are left as they are: NumPy already gives them the other operand's dtype
-    (float32 * 2.0 is float32), and converting them would cost more than the operation.
+    (float32 * 2.0 is float32), and converting them would cost more than the operation. The
+    operands at the positions ``data`` (a condition, labels) are arrays as they are.
     """
     # Nothing to convert, the common cases first: a float Tensor beside another, a Python number
     # or an array of its dtype.
@@ -149,9 +161,11 @@ def coerce(operands: tuple) -> tuple[tuple, tuple, bool] | None:
         return None
     dtype = next((x.data.dtype for x in tensors if x.data.dtype.kind == "f"), None)
     inputs, values = [], []
-    for x in operands:
+    for i, x in enumerate(operands):
         value = x.data if isinstance(x, Tensor) else x
-        if dtype is not None and not (type(value) is np.ndarray and value.dtype.kind == "f"):
+        if i in data:
+            value = value if isinstance(x, Tensor) else np.asarray(value)
+        elif dtype is not None and not (type(value) is np.ndarray and value.dtype.kind == "f"):
             if _is_number(value):
                 value = dtype.type(value)
             else:

@@ -373,6 +373,22 @@ class Tensor:
     def __ne__(self, other: ArrayLike) -> Tensor:  # type: ignore[override]
         return ops.not_equal(self, other)
 
+    # ``&``, ``|`` and ``~`` as NumPy's bitwise operators (logical on bool masks); no gradient.
+    def __and__(self, other: ArrayLike) -> Tensor:
+        return ops.bitwise_and(self, other)
+
+    def __rand__(self, other: ArrayLike) -> Tensor:
+        return ops.bitwise_and(other, self)
+
+    def __or__(self, other: ArrayLike) -> Tensor:
+        return ops.bitwise_or(self, other)
+
+    def __ror__(self, other: ArrayLike) -> Tensor:
+        return ops.bitwise_or(other, self)
+
+    def __invert__(self) -> Tensor:
+        return ops.invert(self)
+
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, functions.normalize_index(index, self.data.shape))
 

@@ -45,7 +45,9 @@ def _prepare(name: str, y: Any, t: Any, labels: bool = False) -> tuple[Tensor, A
             bad = target[(target < 0) | (target >= classes)]
             raise ValueError(f"{name}: label {int(bad[0])} is out of range for {classes} classes "
                              f"(y has shape {y.shape})")
-        return y, target.copy(), True  # (the graph keeps the labels: the caller's may change)
+        # The graph keeps the labels: a copy of an array (the caller's may change later), a
+        # Tensor as it is (its version guards it, and tg.compile traces it).
+        return y, t if isinstance(t, Tensor) else target.copy(), True
     if target.shape != y.shape:
         allowed = " (or integer labels of shape y.shape[:-1])" if labels else ""
         raise ValueError(f"{name}: y has shape {y.shape} but t has shape {target.shape}; they "
@@ -57,11 +59,9 @@ def _prepare(name: str, y: Any, t: Any, labels: bool = False) -> tuple[Tensor, A
     return y, t, False
 
 
-def _picked(y: Tensor, labels: np.ndarray) -> Tensor:
+def _picked(y: Tensor, labels: Any) -> Tensor:
     """y's entry at each sample's label: y[n, labels[n]] (or y[label] for one sample)."""
-    if y.ndim == 1:
-        return y[int(labels)]
-    return y[np.arange(y.shape[0]), labels]
+    return ops.pick(y, labels)
 
 
 def squared_error(y: Any, t: Any) -> Tensor:
