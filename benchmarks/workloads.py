@@ -60,15 +60,23 @@ def numpy_sgd(parameters: Arrays, loss_and_gradients: Callable[[Arrays], tuple[A
     return Step(run, loss_and_copied_gradients, lambda: [p.copy() for p in parameters])
 
 
-def tinygrad_sgd(parameters: list[tg.Tensor], loss: Callable[[], tg.Tensor], lr: float) -> Step:
-    """The tinygrad_ko step: ``loss()`` builds the loss, and ``tg.optim.SGD`` updates."""
+def tinygrad_sgd(parameters: list[tg.Tensor], loss: Callable[[], tg.Tensor], lr: float,
+                 compiled: bool = False) -> Step:
+    """The tinygrad_ko step: ``loss()`` builds the loss, and ``tg.optim.SGD`` updates. With
+    ``compiled`` the forward and backward passes run through ``tg.compile`` (traced at the first
+    call, which the timing's warm-up includes)."""
     optimizer = tg.optim.SGD(parameters, lr=lr)
 
-    def forward_backward() -> tg.Tensor:
-        optimizer.zero_grad()
+    def loss_backward() -> tg.Tensor:
         value = loss()
         value.backward()
         return value
+
+    step = tg.compile(loss_backward) if compiled else loss_backward
+
+    def forward_backward() -> tg.Tensor:
+        optimizer.zero_grad()
+        return step()
 
     def run() -> None:
         forward_backward()
@@ -189,7 +197,8 @@ class Workload:
     def numpy(self) -> Step:
         raise NotImplementedError
 
-    def tinygrad(self) -> Step:
+    def tinygrad(self, compiled: bool = False) -> Step:
+        """The tinygrad_ko step, eager or through ``tg.compile`` (``compiled``)."""
         raise NotImplementedError
 
     def torch(self, torch: Any) -> Step:
@@ -231,11 +240,11 @@ class MLPClassifier(Workload):
         parameters = [p.copy() for p in self.initial]
         return numpy_sgd(parameters, self.numpy_loss_and_gradients, self.lr)
 
-    def tinygrad(self) -> Step:
+    def tinygrad(self, compiled: bool = False) -> Step:
         model = tinygrad_mlp(self.sizes, self.initial, self.dtype)
         return tinygrad_sgd(model.parameters(),
                             lambda: tg.losses.softmax_cross_entropy(model(self.x), self.labels),
-                            self.lr)
+                            self.lr, compiled)
 
     def torch(self, torch: Any) -> Step:
         parameters = torch_leaves(torch, self.initial)
@@ -287,7 +296,7 @@ class Chain(Workload):
     def numpy(self) -> Step:
         return numpy_sgd([self.initial[0].copy()], self.numpy_loss_and_gradients, self.lr)
 
-    def tinygrad(self) -> Step:
+    def tinygrad(self, compiled: bool = False) -> Step:
         x = tg.Tensor(self.initial[0], requires_grad=True)
 
         def loss() -> tg.Tensor:
@@ -297,7 +306,7 @@ class Chain(Workload):
             d = h - 1.0
             return (d * d).sum()
 
-        return tinygrad_sgd([x], loss, self.lr)
+        return tinygrad_sgd([x], loss, self.lr, compiled)
 
     def torch(self, torch: Any) -> Step:
         (x,) = torch_leaves(torch, self.initial)
@@ -338,10 +347,10 @@ class LinearRegression(Workload):
         return numpy_sgd([p.copy() for p in self.initial], self.numpy_loss_and_gradients,
                          self.lr)
 
-    def tinygrad(self) -> Step:
+    def tinygrad(self, compiled: bool = False) -> Step:
         w, b = (tg.Tensor(p, requires_grad=True) for p in self.initial)
         x = tg.Tensor(self.x)
-        return tinygrad_sgd([w, b], lambda: tg.losses.mse(x @ w + b, self.t), self.lr)
+        return tinygrad_sgd([w, b], lambda: tg.losses.mse(x @ w + b, self.t), self.lr, compiled)
 
     def torch(self, torch: Any) -> Step:
         w, b = torch_leaves(torch, self.initial)
@@ -394,7 +403,7 @@ class Moons(Workload):
         parameters = [p.copy() for p in self.initial]
         return numpy_sgd(parameters, self.numpy_loss_and_gradients, self.lr)
 
-    def tinygrad(self) -> Step:
+    def tinygrad(self, compiled: bool = False) -> Step:
         model = tinygrad_mlp(self.sizes, self.initial, self.dtype)
         parameters = model.parameters()
 
@@ -403,7 +412,7 @@ class Moons(Workload):
             hinge = (1 - scores * self.y).relu().mean()
             return hinge + self.alpha * sum((p * p).sum() for p in parameters)
 
-        return tinygrad_sgd(parameters, loss, self.lr)
+        return tinygrad_sgd(parameters, loss, self.lr, compiled)
 
     def torch(self, torch: Any) -> Step:
         parameters = torch_leaves(torch, self.initial)

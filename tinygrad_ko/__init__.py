@@ -26,6 +26,7 @@ Every public name is defined here. The package layout shows the architecture:
 
 from tinygrad_ko import data, losses, nn, optim, testing, viz
 from tinygrad_ko.autodiff import grad, hessian, jacobian, value_and_grad
+from tinygrad_ko.compiler import CompileError, compile
 from tinygrad_ko.functions import (
     broadcast_to,
     clip,
@@ -82,6 +83,7 @@ from tinygrad_ko.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CompileError",
     "Context",
     "Function",
     "Tensor",
@@ -89,6 +91,7 @@ __all__ = [
     "arange",
     "broadcast_to",
     "clip",
+    "compile",
     "concatenate",
     "cos",
     "data",

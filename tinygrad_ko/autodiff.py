@@ -20,7 +20,7 @@ import numpy as np
 from tinygrad_ko import mode, ops
 from tinygrad_ko.engine import gradients
 from tinygrad_ko.functions import stack
-from tinygrad_ko.tensor import Tensor
+from tinygrad_ko.tensor import Tensor, _check_can_require_grad, record
 
 
 class _Depth(threading.local):
@@ -50,7 +50,8 @@ def _variables(args: tuple, argnums: Sequence[int], name: str) -> tuple[list, li
     """
     args_list = list(args)
     xs = []
-    nested = _depth.value > 0
+    tracing = mode.modes.tracer is not None  # (tg.compile: the gradients are traced values)
+    nested = _depth.value > 0 or tracing
     for i in argnums:
         if not -len(args) <= i < len(args):
             raise IndexError(f"{name}: argnums {i} is out of range for {len(args)} argument(s)")
@@ -61,6 +62,9 @@ def _variables(args: tuple, argnums: Sequence[int], name: str) -> tuple[list, li
             # must be the partial derivative in the argument.
             nested = True
             x = ops.identity(a)
+        elif isinstance(a, Tensor) and tracing:  # a node, so that the trace sees a's values
+            _check_can_require_grad(a.data.dtype)
+            x = record(ops.identity, np.positive(a.data), (a,), (), True)
         else:
             array = a.data if isinstance(a, Tensor) else a
             x = Tensor(array)

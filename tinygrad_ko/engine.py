@@ -181,15 +181,22 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool | None = None,
              create_graph: bool = False) -> None:
     """Accumulate d(root)/d(t) into ``t.grad`` for every leaf ``t`` of root's graph (and every
     tensor that called ``retain_grad()``). See ``Tensor.backward``."""
-    seed = _seed(root, grad, create_graph)
-    _propagate(root, seed, create_graph if retain_graph is None else retain_graph, create_graph,
-               targets=None)
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    tracer = _modes.tracer
+    if tracer is not None:  # tg.compile: record the pass, and hand the .grad updates to it
+        tracer.mark("backward pass")
+        _propagate(root, _seed(root, grad, True), retain_graph, True, targets=None,
+                   accumulate=tracer.accumulate)
+        return
+    _propagate(root, _seed(root, grad, create_graph), retain_graph, create_graph, targets=None)
 
 
 def gradients(output: Tensor, inputs: list[Tensor], grad: Any = None,
               retain_graph: bool | None = None, create_graph: bool = False) -> list[Any]:
     """d(output)/d(input) for each of ``inputs`` (zeros where output does not depend on it),
     leaving every ``.grad`` untouched. Arrays, or Tensors with ``create_graph=True``."""
+    if _modes.tracer is not None:  # tg.compile: the gradients are traced values
+        create_graph = True
     if not output._requires_grad:
         grads: dict[int, Any] = {}
     else:
@@ -209,9 +216,10 @@ def gradients(output: Tensor, inputs: list[Tensor], grad: Any = None,
 
 
 def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
-               targets: set[int] | None) -> dict[int, Any]:
+               targets: set[int] | None, accumulate: Any = None) -> dict[int, Any]:
     """The backward pass. With ``targets`` (ids of tensors) their gradients are returned and no
-    ``.grad`` is touched; without, gradients accumulate into leaves and retained tensors.
+    ``.grad`` is touched; without, gradients accumulate into leaves and retained tensors (by
+    ``accumulate(tensor, gradient)`` if given: a trace records them instead).
 
     Order: every node has a creation number (``_seq``), and the operations that use a tensor
     were all made after it. So taking the waiting node with the largest number, newest first,
@@ -283,9 +291,13 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                 grad_updates.append((x, g))
             elif id(x) in targets:
                 captured[id(x)] = g
-        with _grad_lock:
+        if accumulate is not None:
             for t, g in grad_updates:
-                _accumulate_grad(t, g, create_graph, id(t) in owned)
+                accumulate(t, g)
+        else:
+            with _grad_lock:
+                for t, g in grad_updates:
+                    _accumulate_grad(t, g, create_graph, id(t) in owned)
         if not retain_graph:
             for t in passed:
                 t._inputs = t._params = None

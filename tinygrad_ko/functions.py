@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_ko import ops
+from tinygrad_ko import mode, ops
 from tinygrad_ko.kernels import count
 from tinygrad_ko.tensor import Tensor
 
@@ -204,6 +204,9 @@ def normalize_index(index: Any, shape: tuple, name: str = "getitem") -> Any:
     masked = False
     for item in items:
         if isinstance(item, Tensor):
+            mode.refuse_in_trace(f"{name}: an index that is a Tensor", "would be fixed at this "
+                                 "call; index with a constant array, or use tg.where or the "
+                                 "labels of softmax_cross_entropy")
             item = item.data
         if isinstance(item, list):
             item = np.array(item) if item else np.zeros(0, dtype=np.intp)

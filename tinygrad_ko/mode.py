@@ -1,7 +1,9 @@
-"""Thread-local switches that change how operations behave: grad mode and anomaly mode.
+"""Thread-local switches that change how operations behave: grad mode, anomaly mode and a
+running trace.
 
 ``no_grad`` stops the recording of the operation graph; ``detect_anomaly`` makes every
-operation check its result for NaN and infinity. Both are thread-local, so one thread's
+operation check its result for NaN and infinity; ``tg.compile`` sets a tracer that sees every
+operation while it traces a function. All are thread-local, so one thread's
 ``with tg.no_grad():`` never affects another thread. Nothing here knows about Tensors.
 """
 
@@ -20,8 +22,20 @@ class _Modes(threading.local):
     # Class attributes are each thread's starting values.
     _grad_enabled = True
     _anomaly = False
-    # What every operation reads, once: grad mode on and anomaly mode off (the common case).
+    _tracer: Any = None
+    # What every operation reads, once: grad mode on, anomaly mode off and no trace running (the
+    # common case).
     plain = True
+
+    @property
+    def tracer(self) -> Any:
+        """The trace that ``tg.compile`` is recording on this thread, or None."""
+        return self._tracer
+
+    @tracer.setter
+    def tracer(self, value: Any) -> None:
+        self._tracer = value
+        self.switch(self._grad_enabled, self._anomaly)
 
     @property
     def grad_enabled(self) -> bool:
@@ -44,11 +58,23 @@ class _Modes(threading.local):
         (grad_enabled, anomaly)."""
         previous = self._grad_enabled, self._anomaly
         self._grad_enabled, self._anomaly = grad_enabled, anomaly
-        self.plain = grad_enabled and not anomaly
+        self.plain = grad_enabled and not anomaly and self._tracer is None
         return previous
 
 
 modes = _Modes()
+
+
+class CompileError(RuntimeError):
+    """Raised while ``tg.compile`` traces a function that does something a trace cannot replay:
+    turning a traced value into a Python value (``.item()``, ``float()``, ``bool()``,
+    ``.tolist()``, ``.numpy()``) or changing a tensor in place."""
+
+
+def refuse_in_trace(what: str, why: str) -> None:
+    """Raise ``CompileError`` for ``what`` if a trace is running on this thread."""
+    if modes.tracer is not None:
+        raise CompileError(f"tg.compile: {what} {why}")
 
 
 def is_grad_enabled() -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_ko import functions as F
-from tinygrad_ko import ops
+from tinygrad_ko import mode, ops
 from tinygrad_ko.engine import changed_in_place
 from tinygrad_ko.tensor import Tensor, _generator, get_default_dtype
 
@@ -29,6 +29,10 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, dtype: Any = None) -> None:
         super().__init__(data, requires_grad=True, dtype=dtype)
+
+
+_ZERO_GRAD = ("resets gradients, which a compiled function only adds to; call it outside, "
+              "before the compiled step")
 
 
 class Module:
@@ -83,6 +87,7 @@ class Module:
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (``p.grad = None``)."""
+        mode.refuse_in_trace("zero_grad()", _ZERO_GRAD)
         for p in self.parameters():
             p.grad = None
 
@@ -95,6 +100,8 @@ class Module:
         a mismatch of names or shapes ``ValueError`` names the first one, on a non-numeric value
         ``TypeError`` (as for any non-numeric data in the package), and no parameter has
         changed."""
+        mode.refuse_in_trace("load_state_dict()", "changes the parameters in place; load them "
+                             "outside the compiled function")
         params = dict(self.named_parameters())
         missing = [name for name in params if name not in state]
         unexpected = [name for name in state if name not in params]

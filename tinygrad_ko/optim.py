@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_ko import mode
 from tinygrad_ko.engine import changed_in_place
 from tinygrad_ko.tensor import Tensor
 
@@ -59,11 +60,15 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (``p.grad = None``)."""
+        mode.refuse_in_trace("zero_grad()", "resets gradients, which a compiled function only "
+                             "adds to; call it outside, before the compiled step")
         for p in self.params:
             p.grad = None
 
     def step(self) -> None:
         """Update every parameter that has a gradient."""
+        mode.refuse_in_trace(f"{type(self).__name__}.step()", "changes the parameters in place; "
+                             "call it outside the compiled function, after it")
         for i, p in enumerate(self.params):
             if p.grad is not None and p.grad.shape != p.shape:
                 raise ValueError(f"{type(self).__name__}: parameter {i} has shape {p.shape} but "

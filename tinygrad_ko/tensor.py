@@ -127,6 +127,8 @@ class Tensor:
         array = _to_array(data, dtype)
         if array is None:  # a list with Tensors inside
             made = _stacked(data, dtype)
+            if _modes._tracer is not None:  # (a trace reads this tensor as the stack)
+                _modes._tracer.alias(self, made)
             if not requires_grad:  # be the stack's result, which nobody else holds
                 self._leaf(made.data, False)
                 if made._op is not None:
@@ -145,6 +147,8 @@ class Tensor:
         self.grad = self._op = self._inputs = self._params = self._hooks = None
         self._requires_grad = requires_grad
         self._retains_grad = False
+        if _modes._tracer is not None:  # a constant made inside a traced function
+            _modes._tracer.made(self)
 
     @classmethod
     def _make(cls, data: np.ndarray, requires_grad: bool = False) -> Tensor:
@@ -221,10 +225,12 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The underlying array itself (not a copy)."""
+        _escape("numpy()", self)
         return self.data
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
+        _escape("item()", self)
         if self.data.size != 1:
             raise ValueError(f"item(): the tensor has {self.data.size} elements, not 1 "
                              f"(shape {self.data.shape})")
@@ -232,22 +238,27 @@ class Tensor:
 
     def tolist(self) -> Any:
         """The values as nested Python lists."""
+        _escape("tolist()", self)
         return self.data.tolist()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if _listing.active:  # Tensor([..., self, ...]): recorded as stack, not copied
             raise _TensorInList
+        _escape("np.asarray()", self)
         if dtype is not None and np.dtype(dtype) != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
 
     def __float__(self) -> float:
+        _escape("float()", self)
         return float(self.item())
 
     def __int__(self) -> int:
+        _escape("int()", self)
         return int(self.item())
 
     def __bool__(self) -> bool:
+        _escape("bool()", self)
         if self.data.size != 1:
             raise ValueError(
                 f"the truth value of a tensor with {self.data.size} elements is ambiguous"
@@ -291,6 +302,8 @@ class Tensor:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         if not self._requires_grad:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        mode.refuse_in_trace("retain_grad()", "keeps a gradient on a tensor that exists only "
+                             "while the function is traced; return what you need instead")
         if self._op is not None:
             self._retains_grad = True
 
@@ -411,6 +424,7 @@ class Tensor:
                 raise ValueError(f"in-place {op.name}: the result would have shape "
                                  f"{out.data.shape}, not the tensor's shape {self.data.shape}")
             return out
+        mode.refuse_in_trace(f"in-place {op.name}", _IN_PLACE)
         value = other.data if isinstance(other, Tensor) else other
         try:
             ufunc(self.data, value, out=self.data, casting="same_kind")
@@ -433,6 +447,7 @@ class Tensor:
                 "the graph records (the tensor or the value requires grad): write it as an "
                 "expression (tg.where, tg.concatenate), or inside `with tg.no_grad():`"
             )
+        mode.refuse_in_trace("setitem (t[...] = value)", _IN_PLACE)
         array = value.data if isinstance(value, Tensor) else value
         index = functions.normalize_index(index, self.data.shape, "setitem")
         try:
@@ -631,9 +646,11 @@ def record(op: Any, y: Any, inputs: tuple, params: tuple, requires_grad: bool) -
     out.data = y if type(y) is np.ndarray else np.asarray(y)
     out.grad = out._hooks = None
     out._retains_grad = False
-    if not _modes.plain:  # grad mode off, or anomaly mode on
+    if not _modes.plain:  # grad mode off, anomaly mode on, or a trace running
         if _modes.anomaly:
             _engine.check_finite(out.data, f"the forward of '{_engine.op_name(op)}'")
+        if _modes.tracer is not None:
+            _modes.tracer.node(op, inputs, params, out)
         requires_grad = requires_grad and _modes.grad_enabled
     if requires_grad:
         out._requires_grad = True
@@ -643,6 +660,20 @@ def record(op: Any, y: Any, inputs: tuple, params: tuple, requires_grad: bool) -
         out._requires_grad = False
         out._op = out._inputs = out._params = None
     return out
+
+
+_IN_PLACE = ("cannot be traced: a compiled function computes new values only; change tensors "
+             "(an optimizer's step()) outside it")
+
+
+def _escape(what: str, t: Tensor) -> None:
+    """Refuse, while a trace runs, to turn a tensor into Python values or a bare array: the
+    compiled function would keep the values of the traced call."""
+    if _modes._tracer is not None:
+        raise mode.CompileError(
+            f"tg.compile: {what} on a tensor of shape {t.data.shape} while tracing would fix its "
+            "value at this call; compute with tensors instead, and call it outside the compiled "
+            "function (on what it returns)")
 
 
 def _numpy_args(t: Tensor, name: str, dtype: Any, out: Any) -> Tensor:

@@ -1,0 +1,481 @@
+"""``tg.compile``: trace a function once, then replay it as generated NumPy code.
+
+On the first call with a given signature (the shapes, dtypes and requires_grad of the Tensor
+arguments, the shapes and dtypes of the array arguments, the values of the others) the function
+runs eagerly while a ``_Trace`` watches every operation: those of the forward pass and those of
+any backward pass it runs, which is recorded as with ``create_graph=True`` and so is made of
+table rows too. ``_generate`` turns that record into the source of one Python function, one NumPy
+call per line (``v7 = v3 @ v5``): constants folded, common subexpressions shared, dead code
+dropped. Later calls with that signature run only that function; ``step.source`` shows it.
+
+What a trace sees and what it does not:
+
+- Every value that depends on an argument, or on a Tensor the function reads from outside (a
+  model's parameters, read afresh at every call), is recomputed at every call; so are the masks
+  and tie counts of the gradient rules (``ops.constant`` records them).
+- Python control flow runs once, at tracing, as in ``jax.jit``; arrays and numbers read from
+  outside (globals, closures) are constants of the trace. Turning a traced value into a Python
+  value (``.item()``, ``float()``, ``bool()``, ``.tolist()``, ``.numpy()``) raises
+  ``CompileError``, and so does any change in place (``+=``, ``t[...] = v``, an optimizer's
+  ``step()``, ``zero_grad()``): those belong outside the compiled function.
+- ``.grad`` updates of a traced ``backward()`` are applied after each call, adding to what is
+  there, as eagerly.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import math
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_ko import kernels, mode
+from tinygrad_ko.mode import CompileError
+from tinygrad_ko.tensor import Tensor
+
+__all__ = ["CompileError", "compile"]
+
+# How a row reads as Python: operands {0}, {1}, ... and parameters {p0}, ... (each one a name or
+# a literal). Rows not listed are called by their forward's name: ``kernels.sum(v3, (1,), True)``.
+_SOURCE = {
+    "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
+    "pow": "{0} ** {1}", "matmul": "{0} @ {1}", "neg": "-{0}", "relu": "np.maximum({0}, 0)",
+    "where": "np.where({2}, {0}, {1})", "getitem": "{0}[{p0}]", "reshape": "{0}.reshape({p0})",
+    "transpose": "{0}.transpose({p0})", "astype": "{0}.astype({p0})",
+    "less": "{0} < {1}", "less_equal": "{0} <= {1}", "greater": "{0} > {1}",
+    "greater_equal": "{0} >= {1}", "equal": "{0} == {1}", "not_equal": "{0} != {1}",
+    "bitwise_and": "{0} & {1}", "bitwise_or": "{0} | {1}", "invert": "~{0}",
+}
+# Rows whose result may share memory with an operand: such a result is copied before it is
+# returned or kept as a .grad, so that results never alias each other or an argument.
+_VIEWS = {"reshape", "transpose", "broadcast_to", "getitem", "stop_gradient", "astype"}
+# Elementwise rows in which a constant of one repeated value can be written as a number.
+_ELEMENTWISE = {"add", "sub", "mul", "div", "pow", "maximum", "minimum"}
+
+
+class _Const:
+    """A value known at tracing: a Python number or an array that depends on no input."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class _Trace:
+    """What one traced call did: its nodes in order, the constants it made, and the ``.grad``
+    updates of its backward passes. The engine and the Tensor report to it (``mode.tracer``)."""
+
+    def __init__(self) -> None:
+        self.nodes: list[tuple[Any, tuple, tuple, Tensor]] = []
+        self.constants: set[int] = set()  # ids of tensors made inside the function
+        self.aliases: dict[int, Tensor] = {}  # Tensor([a, b]): id -> the stack it holds
+        self.grads: list[tuple[Tensor, Tensor]] = []
+        self.marks: dict[int, str] = {}  # node index -> a comment before it
+        self.keep: list[Any] = []  # every tensor seen, alive until the code is made (ids stay)
+
+    def node(self, op: Any, inputs: tuple, params: tuple, out: Tensor) -> None:
+        if isinstance(op, type):
+            raise CompileError(
+                f"tg.compile: the Function {op.__name__} cannot be traced: its backward works on "
+                "arrays that its forward kept, which a trace cannot follow; write it with "
+                "tinygrad_ko operations, or call it outside the compiled function")
+        self.nodes.append((op, inputs, params, out))
+        self.keep.append(out)
+
+    def made(self, t: Tensor) -> None:
+        self.constants.add(id(t))
+        self.keep.append(t)
+
+    def alias(self, t: Tensor, source: Tensor) -> None:
+        self.aliases[id(t)] = source
+        self.keep.append(t)
+
+    def mark(self, comment: str) -> None:
+        self.marks.setdefault(len(self.nodes), comment)
+
+    def accumulate(self, t: Tensor, g: Tensor) -> None:
+        self.grads.append((t, g))
+
+
+class _Program:
+    """The code made for one signature, and what a call needs around it."""
+
+    def __init__(self, fn: Callable, source: str, externals: list[Tensor],
+                 targets: list[tuple[bool, int]], tree: Any) -> None:
+        self.fn, self.source, self.externals, self.targets, self.tree = (
+            fn, source, externals, targets, tree)
+        self.expected = _external_signature(externals)
+
+    def run(self, tensors: list) -> Any:
+        """Call the code on the arrays of ``tensors`` (the arguments that are Tensors or arrays)
+        and the externals' current arrays, add the gradients to ``.grad``, rebuild the result."""
+        externals = self.externals
+        arrays = [t.data if isinstance(t, Tensor) else t for t in tensors]
+        outs, grads = self.fn(*arrays, *[t.data for t in externals])
+        for (external, i), g in zip(self.targets, grads):
+            t = externals[i] if external else tensors[i]
+            # (the code returns new arrays for gradients, so a first one is kept as it is)
+            t.grad = Tensor._make(g) if t.grad is None else Tensor._make(t.grad.data + g)
+        return _rebuild(self.tree, iter(outs))
+
+
+def _external_signature(externals: list[Tensor]) -> tuple:
+    return tuple((t.data.shape, t.data.dtype, t._requires_grad) for t in externals)
+
+
+class compile:
+    """``tg.compile(fn)``, or ``@tg.compile``: ``fn`` traced once per signature and replayed as
+    generated NumPy code. See the module's docstring, and ``source`` for the code."""
+
+    def __init__(self, fn: Callable) -> None:
+        if not callable(fn):
+            raise TypeError(f"tg.compile: expected a function, got {type(fn).__name__}")
+        self._fn = fn
+        self._programs: dict[tuple, _Program] = {}
+        self._last: _Program | None = None
+        self._lock = threading.Lock()
+        functools.update_wrapper(self, fn)
+
+    @property
+    def source(self) -> str:
+        """The generated code of the last traced signature."""
+        if self._last is None:
+            raise RuntimeError(f"tg.compile: {self.__name__} has not been called yet")
+        return self._last.source
+
+    def __get__(self, instance: Any, owner: Any) -> Any:  # a compiled method binds like one
+        return self if instance is None else functools.partial(self, instance)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if mode.modes.tracer is not None:  # inside another traced function: part of its trace
+            return self._fn(*args, **kwargs)
+        key, tensors = _signature(args, kwargs)
+        program = self._programs.get(key)
+        if program is None or _external_signature(program.externals) != program.expected:
+            program = self._trace(args, kwargs, key)
+        return program.run(tensors)
+
+    def _trace(self, args: tuple, kwargs: dict, key: tuple) -> _Program:
+        trace = _Trace()
+        # Arrays become Tensors (keeping their dtype), so that the trace sees what is made of them.
+        wrapped = [Tensor._make(a) if type(a) is np.ndarray else a for a in args]
+        named = {k: Tensor._make(v) if type(v) is np.ndarray else v for k, v in kwargs.items()}
+        inputs = [a for a in [*wrapped, *(named[k] for k in sorted(named))]
+                  if isinstance(a, Tensor)]
+        mode.modes.tracer = trace
+        try:
+            result = self._fn(*wrapped, **named)
+        finally:
+            mode.modes.tracer = None
+        name = self.__name__ if self.__name__.isidentifier() else "compiled"  # (a lambda)
+        program = _generate(trace, inputs, result, name, _argument_names(self._fn, args, kwargs))
+        with self._lock:
+            self._programs[key] = self._last = program
+        return program
+
+
+def _signature(args: tuple, kwargs: dict) -> tuple[tuple, list]:
+    """The cache key of a call, and its arguments that are Tensors or arrays, in order (the
+    positional ones, then the keyword ones by name)."""
+    parts, tensors = [], []
+    for i, a in enumerate([*args, *(kwargs[k] for k in sorted(kwargs))]):
+        if isinstance(a, Tensor):
+            parts.append((a.data.shape, a.data.dtype, a._requires_grad))
+            tensors.append(a)
+        elif type(a) is np.ndarray:
+            parts.append((np.ndarray, a.shape, a.dtype))
+            tensors.append(a)
+        else:
+            try:
+                hash(a)
+            except TypeError:
+                raise TypeError(f"tg.compile: argument {i} is a {type(a).__name__}, which is "
+                                "neither a Tensor, an array nor a hashable value") from None
+            parts.append((type(a), a))
+    return (tuple(parts), tuple(sorted(kwargs))), tensors
+
+
+def _argument_names(fn: Callable, args: tuple, kwargs: dict) -> list[str]:
+    """Names for the generated code's arguments: fn's own parameter names where it has them."""
+    code = getattr(fn, "__code__", None)
+    names = list(code.co_varnames[: code.co_argcount]) if code is not None else []
+    if names and names[0] == "self":
+        names = names[1:]
+    out = []
+    for i, a in enumerate(args):
+        if isinstance(a, (Tensor, np.ndarray)):
+            out.append(names[i] if i < len(names) and names[i].isidentifier() else f"x{i}")
+    out += [k for k in sorted(kwargs) if isinstance(kwargs[k], (Tensor, np.ndarray))]
+    return out
+
+
+# ---- the record as code --------------------------------------------------------------------------
+
+
+def _flatten(value: Any, leaves: list) -> Any:
+    """The structure of a returned value, with each Tensor replaced by its index in ``leaves``."""
+    if isinstance(value, Tensor):
+        leaves.append(value)
+        return ("tensor", len(leaves) - 1)
+    if isinstance(value, (tuple, list)):
+        return (type(value), [_flatten(v, leaves) for v in value])
+    if isinstance(value, dict):
+        return (dict, {k: _flatten(v, leaves) for k, v in value.items()})
+    if isinstance(value, np.ndarray):
+        raise CompileError("tg.compile: the function returned a NumPy array, whose values a "
+                           "trace cannot follow; return Tensors")
+    return ("value", value)
+
+
+def _rebuild(tree: Any, outs: Any) -> Any:
+    kind, content = tree
+    if kind == "tensor":
+        return Tensor._make(next(outs))
+    if kind == "value":
+        return content
+    if kind is dict:
+        return {k: _rebuild(v, outs) for k, v in content.items()}
+    return kind(_rebuild(v, outs) for v in content)
+
+
+class _Writer:
+    """Turns the trace's nodes into lines of code."""
+
+    def __init__(self, trace: _Trace) -> None:
+        self.trace = trace
+        self.env: dict[int, Any] = {}  # id(tensor) -> its variable's name, or a _Const
+        self.namespace: dict[str, Any] = {"np": np, "kernels": kernels}
+        self.externals: list[Tensor] = []
+        self.lines: list[tuple[str, str, list[str]]] = []  # (name, expression, names read)
+        self.comments: dict[int, str] = {}  # line index -> a comment before it
+        self.shapes: dict[str, tuple] = {}  # name -> (shape, dtype)
+        self.views: set[str] = set()  # names that may share an input's memory
+        self.seen: dict[tuple, str] = {}  # common subexpressions: key -> name
+        self.count = 0
+
+    def ref(self, x: Any) -> Any:
+        """What an operand is in the code: a name, or a _Const."""
+        if not isinstance(x, Tensor):
+            return _Const(x)
+        source = self.trace.aliases.get(id(x))
+        if source is not None:
+            return self.ref(source)
+        found = self.env.get(id(x))
+        if found is not None:
+            return found
+        if id(x) in self.trace.constants:
+            return _Const(x.data)
+        name = f"w{len(self.externals)}"  # read from outside: afresh at every call
+        self.externals.append(x)
+        self.env[id(x)] = name
+        self.shapes[name] = (x.data.shape, x.data.dtype)
+        self.views.add(name)
+        return name
+
+    def constant(self, value: Any) -> str:
+        """``value`` written in the code: a literal, or a name in the namespace."""
+        text = _literal(value)
+        if text is not None:
+            return text
+        for name, v in self.namespace.items():
+            if v is value:
+                return name
+        name = f"c{len(self.namespace) - 2}"
+        self.namespace[name] = value
+        return name
+
+    def operand(self, r: Any) -> str:
+        return self.constant(r.value) if isinstance(r, _Const) else r
+
+    def node(self, op: Any, inputs: tuple, params: tuple, out: Tensor) -> None:
+        refs = [self.ref(x) for x in inputs]
+        name = op.name
+        if all(isinstance(r, _Const) for r in refs):  # depends on no input: fold
+            self.env[id(out)] = _Const(out.data)
+            return
+        shape = (out.data.shape, out.data.dtype)
+        refs = self.simplified(name, refs, shape)
+        same = self.unchanged(name, refs, params, shape)
+        if same is not None:  # the row changes nothing here: its result is its operand
+            self.env[id(out)] = same
+            return
+        texts = [self.operand(r) for r in refs]
+        ptexts = [self.constant(p) for p in params]
+        template = _SOURCE.get(name)
+        if template is not None:
+            expression = template.format(*texts, **{f"p{i}": p for i, p in enumerate(ptexts)})
+        else:
+            expression = f"{self.callee(op)}({', '.join(texts + ptexts)})"
+        reads = [r for r in refs if isinstance(r, str)]
+        key = (expression,)  # the same expression of the same names is the same value
+        if key in self.seen:
+            self.env[id(out)] = self.seen[key]
+            return
+        var = f"v{self.count}"
+        self.count += 1
+        self.lines.append((var, expression, reads))
+        self.seen[key] = var
+        self.env[id(out)] = var
+        self.shapes[var] = shape
+        if name in _VIEWS:
+            self.views.add(var)
+
+    def simplified(self, name: str, refs: list, shape: tuple) -> list:
+        """In an elementwise row, a constant array of one repeated value beside an operand that
+        already has the result's shape and dtype is written as that number (``-0.25 * t``)."""
+        if name not in _ELEMENTWISE or len(refs) != 2:
+            return refs
+        out = []
+        for i, r in enumerate(refs):
+            other = refs[1 - i]
+            if (isinstance(r, _Const) and isinstance(r.value, np.ndarray) and r.value.size
+                    and isinstance(other, str) and self.shapes[other] == shape
+                    and r.value.dtype.kind in "biuf" and np.all(r.value == r.value.flat[0])):
+                r = _Const(r.value.flat[0].item())
+            out.append(r)
+        return out
+
+    def unchanged(self, name: str, refs: list, params: tuple, shape: tuple) -> str | None:
+        """The operand a row gives back unchanged here, if any: x * 1, x / 1, x + 0, x - 0,
+        x ** 1, a reshape or broadcast to x's own shape, and stop_gradient (no gradient is
+        computed from compiled code)."""
+        first = refs[0]
+        if name == "mul" and isinstance(first, _Const) and len(refs) == 2:  # 1 * x
+            first, refs = refs[1], [refs[1], first]
+        if not isinstance(first, str):
+            return None
+        if name == "stop_gradient":
+            return first
+        if name in ("reshape", "broadcast_to") and self.shapes[first] == shape:
+            return first
+        if len(refs) == 2 and isinstance(refs[1], _Const) and self.shapes[first] == shape:
+            value = refs[1].value
+            neutral = {"mul": 1, "div": 1, "pow": 1, "add": 0, "sub": 0}.get(name)
+            if neutral is not None and type(value) in (int, float) and value == neutral:
+                return first
+        return None
+
+    def callee(self, op: Any) -> str:
+        forward = op.forward
+        name = getattr(forward, "__name__", "")
+        if name.isidentifier() and getattr(np, name, None) is forward:
+            return f"np.{name}"
+        if name.isidentifier() and getattr(kernels, name, None) is forward:
+            return f"kernels.{name}"
+        alias = f"{op.name}_forward"
+        self.namespace[alias] = forward
+        return alias
+
+
+def _literal(value: Any) -> str | None:
+    """Python source that gives ``value`` back exactly, or None."""
+    if value is None or value is Ellipsis:
+        return repr(value)
+    if type(value) in (bool, int, str):
+        text = repr(value)
+    elif type(value) is float:
+        if not math.isfinite(value):
+            return None
+        text = repr(value)
+    elif isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        inner = _literal(value.item())
+        return None if inner is None else f"np.{value.dtype.name}({inner})"
+    elif isinstance(value, tuple):
+        items = [_literal(v) for v in value]
+        if any(item is None for item in items):
+            return None
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    elif isinstance(value, slice):
+        parts = [_literal(v) for v in (value.start, value.stop, value.step)]
+        return None if None in parts else f"slice({', '.join(parts)})"
+    elif isinstance(value, type) and issubclass(value, np.generic):
+        return f"np.{value.__name__}"
+    elif isinstance(value, np.dtype):
+        return f"np.dtype({value.name!r})"
+    else:
+        return None
+    return f"({text})" if text.startswith("-") else text
+
+
+def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
+              arg_names: list[str]) -> _Program:
+    writer = _Writer(trace)
+    names = []
+    for i, t in enumerate(inputs):
+        arg = arg_names[i] if i < len(arg_names) and arg_names[i] not in names else f"x{i}"
+        names.append(arg)
+        writer.env[id(t)] = arg
+        writer.shapes[arg] = (t.data.shape, t.data.dtype)
+        writer.views.add(arg)
+    position = {id(t): i for i, t in enumerate(inputs)}
+    for index, (op, operands, params, out) in enumerate(trace.nodes):
+        if index in trace.marks:
+            writer.comments[len(writer.lines)] = trace.marks[index]
+        writer.node(op, operands, params, out)
+
+    leaves: list[Tensor] = []
+    tree = _flatten(result, leaves)
+    outputs = [writer.ref(t) for t in leaves]
+    targets, gradients = [], []
+    for t, g in trace.grads:
+        if id(t) in position:
+            targets.append((False, position[id(t)]))
+        elif id(t) in trace.constants or (t._op is not None and id(t) in writer.env):
+            continue  # a tensor made inside the function: nobody outside can read its .grad
+        else:
+            writer.ref(t)  # (a tensor from outside: now one of writer.externals)
+            targets.append((True, next(i for i, e in enumerate(writer.externals) if e is t)))
+        gradients.append(writer.ref(g))
+
+    # Results: a copy where one could share memory with an input or with another result.
+    counts: dict[str, int] = {}
+    for r in (*outputs, *gradients):
+        if isinstance(r, str):
+            counts[r] = counts.get(r, 0) + 1
+
+    def returned(r: Any) -> str:
+        if isinstance(r, _Const):
+            return f"np.array({writer.constant(np.asarray(r.value))})"
+        return f"np.array({r})" if r in writer.views or counts[r] > 1 else r
+
+    out_texts = [returned(r) for r in outputs]
+    grad_texts = [returned(r) for r in gradients]
+    live = _live(writer.lines, [*out_texts, *grad_texts])
+    body = []
+    for i, (var, expression, _) in enumerate(writer.lines):
+        if i in writer.comments and any(j in live for j in range(i, len(writer.lines))):
+            body.append(f"    # {writer.comments[i]}")
+        if i in live:
+            body.append(f"    {var} = {expression}")
+    params = [*names, *(f"w{i}" for i in range(len(writer.externals)))]
+    body.append(f"    return ({_tuple(out_texts)}), ({_tuple(grad_texts)})")
+    source = f"def {name}({', '.join(params)}):\n" + "\n".join(body) + "\n"
+    namespace = dict(writer.namespace)
+    exec(builtins.compile(source, f"<tg.compile {name}>", "exec"), namespace)
+    return _Program(namespace[name], source, writer.externals, targets, tree)
+
+
+def _tuple(items: list[str]) -> str:
+    return ", ".join(items) + ("," if len(items) == 1 else "")
+
+
+def _live(lines: list[tuple[str, str, list[str]]], results: list[str]) -> set[int]:
+    """The indices of the lines that a result needs, directly or not."""
+    needed = {word for text in results for word in _names(text)}
+    live = set()
+    for i in range(len(lines) - 1, -1, -1):
+        var, _, reads = lines[i]
+        if var in needed:
+            live.add(i)
+            needed.update(reads)
+    return live
+
+
+def _names(text: str) -> list[str]:
+    return [w for w in text.replace("(", " ").replace(")", " ").replace(",", " ").split()]
+
