@@ -7,7 +7,8 @@
     python benchmarks/run.py --memory [--quick]   # resident memory of the 784-256-10 MLP
 
 Each workload of ``workloads.py`` is one training step (forward, backward, SGD update) written
-three ways: tinygrad_ko, NumPy by hand, and PyTorch when it is installed (``pip install
+three ways: tinygrad_ko (run eagerly, and compiled with ``tg.compile``: its trace is timed apart,
+as the first compiled call), NumPy by hand, and PyTorch when it is installed (``pip install
 threadpoolctl``, and install torch yourself to compare: a CPU build is enough). At start-up the
 NumPy and PyTorch steps are checked against tinygrad_ko's losses, gradients and updated
 parameters, so that every ratio compares the same arithmetic.
@@ -19,7 +20,8 @@ median over rounds of each round's ratio, tinygrad_ko / NumPy (and against PyTor
 issue's target. BLAS, OpenMP and PyTorch all use ``--threads`` threads (default 1). The digits
 ``train`` epoch, the project's main job, is timed in seconds (it has no NumPy twin).
 
-The memory mode runs 2,000 steps of the 784-256-10 MLP in a fresh subprocess per framework and
+The memory mode runs 2,000 steps of the 784-256-10 MLP in a fresh subprocess per framework
+(tinygrad_ko eager and compiled included) and
 reads the resident set size from /proc: its peak growth over the start of the loop, and its
 drift (the end minus after the first 200 steps).
 """
@@ -79,8 +81,9 @@ try:
 except ImportError:  # the `bench` extra; without it only the environment variables apply
     threadpoolctl = None
 
-FRAMEWORKS = ("numpy", "tinygrad_ko", "torch")
-LABELS = {"numpy": "NumPy", "tinygrad_ko": "tinygrad_ko", "torch": "PyTorch"}
+FRAMEWORKS = ("numpy", "tinygrad_ko", "compiled", "torch")
+LABELS = {"numpy": "NumPy", "tinygrad_ko": "tinygrad_ko", "compiled": "tinygrad_ko compiled",
+          "torch": "PyTorch"}
 # start-up check: |other − tinygrad_ko| <= atol + rtol · |tinygrad_ko|
 TOLERANCES = {np.dtype(np.float32): {"rtol": 1e-4, "atol": 1e-6},
               np.dtype(np.float64): {"rtol": 1e-9, "atol": 1e-12}}
@@ -198,7 +201,8 @@ def environment(args: argparse.Namespace, torch: Any) -> dict[str, str]:
 
 def steps_of(workload: Workload, torch: Any) -> dict[str, Step]:
     """A fresh step for each framework, all starting from the workload's initial parameters."""
-    steps = {"numpy": workload.numpy(), "tinygrad_ko": workload.tinygrad()}
+    steps = {"numpy": workload.numpy(), "tinygrad_ko": workload.tinygrad(),
+             "compiled": workload.tinygrad(compiled=True)}
     if torch is not None:
         steps["torch"] = workload.torch(torch)
     return steps
@@ -275,6 +279,7 @@ class Timing:
     workload: Workload
     per_step: dict[str, list[float]] = field(default_factory=dict)
     steps: dict[str, int] = field(default_factory=dict)
+    first_compiled_call: float = 0.0  # seconds: the trace, the code generation and one step
 
     def median(self, framework: str) -> float | None:
         times = self.per_step.get(framework)
@@ -293,6 +298,9 @@ def time_workload(workload: Workload, torch: Any, rounds: int, min_time: float) 
     from round to round, so that no framework always runs first (or right after another)."""
     steps = steps_of(workload, torch)
     timing = Timing(workload)
+    start = time.perf_counter()
+    steps["compiled"].run()
+    timing.first_compiled_call = time.perf_counter() - start
     for framework, step in steps.items():
         timing.steps[framework] = steps_per_batch(step.run, min_time)
         timing.per_step[framework] = []
@@ -334,23 +342,30 @@ def format_ratio(ratio: float | None) -> str:
 
 
 def timing_table(timings: list[Timing], has_torch: bool) -> str:
-    header = ["workload", "NumPy / step", "tinygrad_ko / step"]
+    """One row per workload: times per step, ratios to NumPy against their targets (eager and
+    compiled), and the first compiled call (trace, code generation and one step)."""
+    header = ["workload", "NumPy / step", "eager / step", "compiled / step"]
     header += ["PyTorch / step"] if has_torch else []
-    header += ["tinygrad_ko / NumPy"]
-    header += ["PyTorch / NumPy", "tinygrad_ko / PyTorch"] if has_torch else []
-    header += ["target", "result"]
+    header += ["eager / NumPy", "compiled / NumPy"]
+    header += ["PyTorch / NumPy", "eager / PyTorch"] if has_torch else []
+    header += ["targets (eager, compiled)", "result", "first compiled call"]
     rows = []
     for timing in timings:
-        ratio = timing.ratio("tinygrad_ko", "numpy")
-        row = [f"{timing.workload.title} (`{timing.workload.name}`)",
-               format_time(timing.median("numpy")), format_time(timing.median("tinygrad_ko"))]
+        workload = timing.workload
+        eager, compiled = timing.ratio("tinygrad_ko", "numpy"), timing.ratio("compiled", "numpy")
+        row = [f"{workload.title} (`{workload.name}`)", format_time(timing.median("numpy")),
+               format_time(timing.median("tinygrad_ko")), format_time(timing.median("compiled"))]
         row += [format_time(timing.median("torch"))] if has_torch else []
-        row += [format_ratio(ratio)]
+        row += [format_ratio(eager), format_ratio(compiled)]
         if has_torch:
             row += [format_ratio(timing.ratio("torch", "numpy")),
                     format_ratio(timing.ratio("tinygrad_ko", "torch"))]
-        row += [f"≤ {timing.workload.target:g}×", "PASS" if ratio <= timing.workload.target
-                else "MISS"]
+        missed = [kind for kind, ratio, target in (("eager", eager, workload.target),
+                                                   ("compiled", compiled, workload.compiled_target))
+                  if ratio > target]
+        row += [f"≤ {workload.target:g}×, ≤ {workload.compiled_target:g}×",
+                f"MISS ({', '.join(missed)})" if missed else "PASS",
+                format_time(timing.first_compiled_call)]
         rows.append(row)
     return markdown_table(header, rows, right_from=1)
 
@@ -379,7 +394,10 @@ def timing_report(args: argparse.Namespace, env: dict[str, str], timings: list[T
                      f"max {format_time(max(train_seconds))})")
     summary = "\n\n".join(parts)
     method = (
-        f"Each workload is one training step (forward, backward, SGD update). The frameworks "
+        f"Each workload is one training step (forward, backward, SGD update); \"compiled\" "
+        f"runs the forward and backward passes through `tg.compile` (traced at the first "
+        f"call, which is timed apart and not in the steps), the SGD update eagerly. The "
+        f"frameworks "
         f"run interleaved in {args.rounds} rounds within one process; in each round each "
         f"framework runs a batch of steps lasting at least {args.min_time:g} s "
         f"(steps per batch below). Times are the median over rounds of the time per step; each "
@@ -399,9 +417,9 @@ def timing_report(args: argparse.Namespace, env: dict[str, str], timings: list[T
         for t in timings
     )
     rounds = "\n".join(
-        f"- `{t.workload.name}`: " + ", ".join(
-            f"{a / b:.2f}" for a, b in zip(t.per_step["tinygrad_ko"], t.per_step["numpy"]))
-        for t in timings
+        f"- `{t.workload.name}` ({kind}): " + ", ".join(
+            f"{a / b:.2f}" for a, b in zip(t.per_step[framework], t.per_step["numpy"]))
+        for t in timings for kind, framework in (("eager", "tinygrad_ko"), ("compiled", "compiled"))
     )
     full = "\n\n".join(part for part in [
         "# tinygrad_ko benchmarks",
@@ -412,7 +430,8 @@ def timing_report(args: argparse.Namespace, env: dict[str, str], timings: list[T
         "The workloads (see `benchmarks/workloads.py`):\n\n" + described if timings else "",
         summary,
         "Steps per timed batch:\n\n" + batches if timings else "",
-        "tinygrad_ko / NumPy in each round (their spread shows the noise):\n\n" + rounds
+        "tinygrad_ko / NumPy in each round, eager and compiled (their spread shows the "
+        "noise):\n\n" + rounds
         if timings else "",
     ] if part)
     return summary, full + "\n"
@@ -501,17 +520,20 @@ def memory_report(args: argparse.Namespace, env: dict[str, str],
              mib(r["sampled_peak"] - r["start"]), mib(r["end"] - r["after_200"])]
             for r in results]
     by_framework = {r["framework"]: r for r in results}
-    tinygrad, numpy = by_framework["tinygrad_ko"], by_framework["numpy"]
-    excess = peak_growth(tinygrad) - peak_growth(numpy)
-    drift = tinygrad["end"] - tinygrad["after_200"]
-    peak_ok = excess <= MEMORY_PEAK_ALLOWANCE_MIB * MIB
-    drift_ok = abs(drift) <= MEMORY_DRIFT_ALLOWANCE_MIB * MIB
-    verdict = (
-        f"tinygrad_ko's peak growth is {mib(excess)} over NumPy's (allowed "
-        f"{MEMORY_PEAK_ALLOWANCE_MIB:g} MiB): {'PASS' if peak_ok else 'MISS'}. "
-        f"Its drift is {mib(drift)} (allowed ±{MEMORY_DRIFT_ALLOWANCE_MIB:g} MiB): "
-        f"{'PASS' if drift_ok else 'MISS'}."
-    )
+    numpy = by_framework["numpy"]
+    verdicts = []
+    for framework in ("tinygrad_ko", "compiled"):
+        result = by_framework[framework]
+        excess = peak_growth(result) - peak_growth(numpy)
+        drift = result["end"] - result["after_200"]
+        peak_ok = excess <= MEMORY_PEAK_ALLOWANCE_MIB * MIB
+        drift_ok = abs(drift) <= MEMORY_DRIFT_ALLOWANCE_MIB * MIB
+        verdicts.append(
+            f"{LABELS[framework]}'s peak growth is {mib(excess)} over NumPy's (allowed "
+            f"{MEMORY_PEAK_ALLOWANCE_MIB:g} MiB): {'PASS' if peak_ok else 'MISS'}. "
+            f"Its drift is {mib(drift)} (allowed ±{MEMORY_DRIFT_ALLOWANCE_MIB:g} MiB): "
+            f"{'PASS' if drift_ok else 'MISS'}.")
+    verdict = " ".join(verdicts)
     summary = markdown_table(header, rows, right_from=1) + "\n\n" + verdict
     method = (
         f"{args.steps} training steps of the 784-256-10 MLP (batch 128, float32, SGD), each "

@@ -254,7 +254,7 @@ def test_an_in_place_change_inside_is_a_compile_error_naming_it_and_changes_noth
         optimizer.step()
         return loss
 
-    with pytest.raises(tg.CompileError, match=r"SGD.step\(\) changes the parameters in place"):
+    with pytest.raises(tg.CompileError, match=r"optimizer.step\(\) changes the parameters"):
         tg.compile(with_step)(x, labels)
     for p, b in zip(model.parameters(), before):
         np.testing.assert_array_equal(p.data, b)

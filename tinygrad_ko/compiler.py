@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import gc
 import math
 import threading
 from collections.abc import Callable
@@ -33,19 +34,19 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_ko import kernels, mode
+from tinygrad_ko import kernels, mode, ops
 from tinygrad_ko.mode import CompileError
 from tinygrad_ko.tensor import Tensor
 
 __all__ = ["CompileError", "compile"]
 
-# How a row reads as Python: operands {0}, {1}, ... and parameters {p0}, ... (each one a name or
+# How a row reads as Python: {0}, {1}, ... are its operands, then its parameters (each a name or
 # a literal). Rows not listed are called by their forward's name: ``kernels.sum(v3, (1,), True)``.
 _SOURCE = {
     "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
     "pow": "{0} ** {1}", "matmul": "{0} @ {1}", "neg": "-{0}", "relu": "np.maximum({0}, 0)",
-    "where": "np.where({2}, {0}, {1})", "getitem": "{0}[{p0}]", "reshape": "{0}.reshape({p0})",
-    "transpose": "{0}.transpose({p0})", "astype": "{0}.astype({p0})",
+    "where": "np.where({2}, {0}, {1})", "getitem": "{0}[{1}]", "reshape": "{0}.reshape({1})",
+    "transpose": "{0}.transpose({1})", "astype": "{0}.astype({1})",
     "less": "{0} < {1}", "less_equal": "{0} <= {1}", "greater": "{0} > {1}",
     "greater_equal": "{0} >= {1}", "equal": "{0} == {1}", "not_equal": "{0} != {1}",
     "bitwise_and": "{0} & {1}", "bitwise_or": "{0} | {1}", "invert": "~{0}",
@@ -53,8 +54,27 @@ _SOURCE = {
 # Rows whose result may share memory with an operand: such a result is copied before it is
 # returned or kept as a .grad, so that results never alias each other or an argument.
 _VIEWS = {"reshape", "transpose", "broadcast_to", "getitem", "stop_gradient", "astype"}
-# Elementwise rows in which a constant of one repeated value can be written as a number.
-_ELEMENTWISE = {"add", "sub", "mul", "div", "pow", "maximum", "minimum"}
+# Rows that ``_Writer.simplified`` and ``_Writer.unchanged`` may make simpler: elementwise rows
+# in which a constant of one repeated value can be written as a number, and rows that may change
+# nothing (x * 1, a reshape to x's own shape, ...).
+_SHAPE_ONLY = {"stop_gradient", "reshape", "broadcast_to"}
+_SIMPLER = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", *_SHAPE_ONLY}
+
+
+def _softmax_cross_entropy_labels(z: Tensor, labels: Tensor) -> Tensor:
+    """The fused row's forward (``kernels.softmax_cross_entropy_labels``, the same operations in
+    the same order) as rows: its max, z − max, exp and sum over the classes are those that the
+    gradient rule computes for softmax(z) (``ops._softmax``), so the code computes them once.
+    With an infinite logit this gives NaN where the kernel gives ±inf (and NaN gradients in
+    both)."""
+    axis = (z.ndim - 1,)
+    m = ops.max(z, axis, True)
+    lse = ops.log(ops.sum(ops.exp(z - m), axis, True)) + m
+    return (lse.reshape(z.shape[:-1]) - ops.pick(z, labels)).sum() / kernels.batch_size(z)
+
+
+# Fused rows written out as rows when compiled, to share work with their gradient rules.
+_WRITTEN_OUT = {"softmax_cross_entropy_labels": _softmax_cross_entropy_labels}
 
 
 class _Const:
@@ -161,6 +181,17 @@ class compile:
         return program.run(tensors)
 
     def _trace(self, args: tuple, kwargs: dict, key: tuple) -> _Program:
+        # A trace makes many objects and frees none until the code is made: the garbage
+        # collector would walk them all, again and again, for nothing (a tenth of the time).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._trace_and_generate(args, kwargs, key)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _trace_and_generate(self, args: tuple, kwargs: dict, key: tuple) -> _Program:
         trace = _Trace()
         # Arrays become Tensors (keeping their dtype), so that the trace sees what is made of them.
         wrapped = [Tensor._make(a) if type(a) is np.ndarray else a for a in args]
@@ -255,19 +286,18 @@ class _Writer:
         self.comments: dict[int, str] = {}  # line index -> a comment before it
         self.shapes: dict[str, tuple] = {}  # name -> (shape, dtype)
         self.views: set[str] = set()  # names that may share an input's memory
-        self.seen: dict[tuple, str] = {}  # common subexpressions: key -> name
-        self.count = 0
+        self.seen: dict[str, str] = {}  # common subexpressions: expression -> name
 
     def ref(self, x: Any) -> Any:
         """What an operand is in the code: a name, or a _Const."""
+        found = self.env.get(id(x))  # (the common case first: a tensor met before)
+        if found is not None:
+            return found
         if not isinstance(x, Tensor):
             return _Const(x)
         source = self.trace.aliases.get(id(x))
         if source is not None:
             return self.ref(source)
-        found = self.env.get(id(x))
-        if found is not None:
-            return found
         if id(x) in self.trace.constants:
             return _Const(x.data)
         name = f"w{len(self.externals)}"  # read from outside: afresh at every call
@@ -289,46 +319,62 @@ class _Writer:
         self.namespace[name] = value
         return name
 
-    def operand(self, r: Any) -> str:
-        return self.constant(r.value) if isinstance(r, _Const) else r
-
     def node(self, op: Any, inputs: tuple, params: tuple, out: Tensor) -> None:
         refs = [self.ref(x) for x in inputs]
+        reads = [r for r in refs if type(r) is str]
         name = op.name
-        if all(isinstance(r, _Const) for r in refs):  # depends on no input: fold
+        if not reads:  # depends on no input: fold
             self.env[id(out)] = _Const(out.data)
             return
+        if name in _WRITTEN_OUT:
+            self.written_out(_WRITTEN_OUT[name], inputs, params, out)
+            return
         shape = (out.data.shape, out.data.dtype)
-        refs = self.simplified(name, refs, shape)
-        same = self.unchanged(name, refs, params, shape)
-        if same is not None:  # the row changes nothing here: its result is its operand
-            self.env[id(out)] = same
-            return
-        texts = [self.operand(r) for r in refs]
-        ptexts = [self.constant(p) for p in params]
+        if name in _SIMPLER and (len(reads) < len(refs) or name in _SHAPE_ONLY):
+            refs = self.simplified(name, refs, shape)
+            same = self.unchanged(name, refs, shape)
+            if same is not None:  # the row changes nothing here: its result is its operand
+                self.env[id(out)] = same
+                return
+        texts = [r if type(r) is str else self.constant(r.value) for r in refs]
+        texts += [self.constant(p) for p in params]
         template = _SOURCE.get(name)
-        if template is not None:
-            expression = template.format(*texts, **{f"p{i}": p for i, p in enumerate(ptexts)})
+        if name == "pick" and type(refs[1]) is _Const:  # labels known (and checked) at tracing
+            labels = np.asarray(refs[1].value)
+            index = labels if labels.ndim == 0 else (np.arange(labels.shape[0]), labels)
+            expression = f"{texts[0]}[{self.constant(index)}]"
+        elif template is not None:
+            expression = template.format(*texts)
         else:
-            expression = f"{self.callee(op)}({', '.join(texts + ptexts)})"
-        reads = [r for r in refs if isinstance(r, str)]
-        key = (expression,)  # the same expression of the same names is the same value
-        if key in self.seen:
-            self.env[id(out)] = self.seen[key]
-            return
-        var = f"v{self.count}"
-        self.count += 1
-        self.lines.append((var, expression, reads))
-        self.seen[key] = var
+            expression = f"{self.callee(op)}({', '.join(texts)})"
+        # The same expression of the same names is the same value: computed once.
+        var = self.seen.get(expression)
+        if var is None:
+            var = self.seen[expression] = f"v{len(self.lines)}"
+            self.lines.append((var, expression, reads))
+            self.shapes[var] = shape
+            if name in _VIEWS:
+                self.views.add(var)
         self.env[id(out)] = var
-        self.shapes[var] = shape
-        if name in _VIEWS:
-            self.views.add(var)
+
+    def written_out(self, rows: Callable, inputs: tuple, params: tuple, out: Tensor) -> None:
+        """A fused row as the rows ``rows(*inputs, *params)`` computes it with, traced now."""
+        sub = _Trace()
+        mode.modes.tracer = sub
+        try:
+            result = rows(*inputs, *params)
+        finally:
+            mode.modes.tracer = None
+        self.trace.constants |= sub.constants
+        self.trace.keep += sub.keep
+        for node in sub.nodes:
+            self.node(*node)
+        self.env[id(out)] = self.ref(result)
 
     def simplified(self, name: str, refs: list, shape: tuple) -> list:
         """In an elementwise row, a constant array of one repeated value beside an operand that
         already has the result's shape and dtype is written as that number (``-0.25 * t``)."""
-        if name not in _ELEMENTWISE or len(refs) != 2:
+        if len(refs) != 2:
             return refs
         out = []
         for i, r in enumerate(refs):
@@ -340,12 +386,14 @@ class _Writer:
             out.append(r)
         return out
 
-    def unchanged(self, name: str, refs: list, params: tuple, shape: tuple) -> str | None:
+    def unchanged(self, name: str, refs: list, shape: tuple) -> str | None:
         """The operand a row gives back unchanged here, if any: x * 1, x / 1, x + 0, x - 0,
         x ** 1, a reshape or broadcast to x's own shape, and stop_gradient (no gradient is
         computed from compiled code)."""
         first = refs[0]
         if name == "mul" and isinstance(first, _Const) and len(refs) == 2:  # 1 * x
+            first, refs = refs[1], [refs[1], first]
+        if name == "add" and isinstance(first, _Const) and len(refs) == 2:  # 0 + x
             first, refs = refs[1], [refs[1], first]
         if not isinstance(first, str):
             return None

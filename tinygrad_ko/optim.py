@@ -67,10 +67,10 @@ class Optimizer:
 
     def step(self) -> None:
         """Update every parameter that has a gradient."""
-        mode.refuse_in_trace(f"{type(self).__name__}.step()", "changes the parameters in place; "
-                             "call it outside the compiled function, after it")
+        mode.refuse_in_trace("optimizer.step()", "changes the parameters in place; call it "
+                             "outside the compiled function, after it")
         for i, p in enumerate(self.params):
-            if p.grad is not None and p.grad.shape != p.shape:
+            if p.grad is not None and p.grad.data.shape != p.data.shape:
                 raise ValueError(f"{type(self).__name__}: parameter {i} has shape {p.shape} but "
                                  f"its gradient has shape {p.grad.shape}")
         for p, state in zip(self.params, self.state):

@@ -424,7 +424,8 @@ class Tensor:
                 raise ValueError(f"in-place {op.name}: the result would have shape "
                                  f"{out.data.shape}, not the tensor's shape {self.data.shape}")
             return out
-        mode.refuse_in_trace(f"in-place {op.name}", _IN_PLACE)
+        if _modes._tracer is not None:
+            mode.refuse_in_trace(f"in-place {op.name}", _IN_PLACE)
         value = other.data if isinstance(other, Tensor) else other
         try:
             ufunc(self.data, value, out=self.data, casting="same_kind")
