@@ -102,11 +102,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             return 2
     config = training.TrainConfig(loss=args.loss, optimizer=args.optimizer, lr=args.lr,
                                   epochs=args.epochs, batch_size=args.batch_size,
-                                  hidden=tuple(args.hidden), seed=args.seed)
+                                  hidden=tuple(args.hidden), seed=args.seed,
+                                  compile=args.compile)
     if not args.quiet:
         print(f"digits 8×8, MLP 64-{'-'.join(map(str, config.hidden))}-10, loss {config.loss}, "
               f"optimizer {config.optimizer} (lr {config.learning_rate}), "
-              f"batch {config.batch_size}, seed {config.seed}")
+              f"batch {config.batch_size}, seed {config.seed}"
+              f"{', compiled (tg.compile)' if config.compile else ''}")
     try:
         history = training.train_digits(config, progress=progress_bar(args.quiet),
                                         log=None if args.quiet else print)
@@ -320,6 +322,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--save", metavar="PATH", help="write the trained parameters (.npz)")
     train.add_argument("--plot", metavar="PATH",
                        help="write the loss and accuracy curves as PNG (needs matplotlib)")
+    train.add_argument("--compile", action="store_true",
+                       help="run each training step through tg.compile: the same numbers, "
+                       "faster (the first step of each batch shape is traced)")
     train.add_argument("--quiet", action="store_true",
                        help="no progress bar and no per-epoch lines")
 

@@ -17,11 +17,13 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from tinygrad_ko import functions as F
-from tinygrad_ko import losses, mode, nn, optim
+from tinygrad_ko import losses, mode, nn, ops, optim
+from tinygrad_ko.compiler import compile as compile_step
 from tinygrad_ko.data import DataLoader, load_digits
 from tinygrad_ko.tensor import Tensor
 
@@ -40,6 +42,7 @@ class TrainConfig:
     hidden: tuple[int, ...] = (64,)
     seed: int = 0
     test_fraction: float = 0.2
+    compile: bool = False  # run each step through tg.compile (the same numbers, faster)
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -67,6 +70,7 @@ class History:
     loss: list[float] = field(default_factory=list)  # mean training loss per epoch
     train_accuracy: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)  # the training loop of each epoch
     seconds: float = 0.0
     model: nn.Module | None = None
 
@@ -88,8 +92,9 @@ def loss_function(name: str) -> Callable[[Tensor, np.ndarray], Tensor]:
 
     squared = losses.mse if name == "mse" else losses.se
 
-    def on_probabilities(logits: Tensor, labels: np.ndarray) -> Tensor:
-        one_hot = np.eye(logits.shape[-1], dtype=logits.dtype)[labels]
+    def on_probabilities(logits: Tensor, labels: Any) -> Tensor:
+        # (labels may be a Tensor: ops.one_hot takes both, and tg.compile traces it)
+        one_hot = ops.one_hot(labels, logits.shape, logits.dtype)
         return squared(F.softmax(logits, axis=-1), one_hot)
 
     return on_probabilities
@@ -127,6 +132,13 @@ def train_digits(config: TrainConfig, progress: Callable[[Iterable, str], Iterab
     model = nn.mlp([X.shape[1], *config.hidden, 10], rng=rng)
     optimizer = make_optimizer(config.optimizer, model.parameters(), config.learning_rate)
     compute_loss = loss_function(config.loss)
+
+    def forward_backward(xb: Any, yb: Any) -> Tensor:
+        loss = compute_loss(model(xb), yb)
+        loss.backward()
+        return loss
+
+    step = compile_step(forward_backward) if config.compile else forward_backward
     loader = DataLoader(X_train, y_train, config.batch_size, shuffle=True, rng=rng)
     history = History(model=model)
     start = time.perf_counter()
@@ -137,17 +149,18 @@ def train_digits(config: TrainConfig, progress: Callable[[Iterable, str], Iterab
     try:
         for epoch in range(1, config.epochs + 1):
             total, count = 0.0, 0
+            epoch_start = time.perf_counter()
             batches = loader if progress is None else progress(loader, f"epoch {epoch}")
             for xb, yb in batches:
-                loss = compute_loss(model(xb), yb)
                 optimizer.zero_grad()
-                loss.backward()
+                loss = step(xb, yb)
                 optimizer.step()
                 # The mean over samples: se sums over its batch, cee and mse average over it.
                 total += loss.item() if config.loss == "se" else loss.item() * len(xb)
                 count += len(xb)
                 if hasattr(batches, "set_postfix"):
                     batches.set_postfix(loss=f"{total / count:.4f}")
+            history.epoch_seconds.append(time.perf_counter() - epoch_start)
             history.loss.append(total / count)
             history.train_accuracy.append(accuracy(model, X_train, y_train))
             history.test_accuracy.append(accuracy(model, X_test, y_test))
@@ -155,7 +168,8 @@ def train_digits(config: TrainConfig, progress: Callable[[Iterable, str], Iterab
             if log:
                 log(f"epoch {epoch:>3}/{config.epochs}  loss {history.loss[-1]:.4f}  "
                     f"train acc {history.train_accuracy[-1]:6.2%}  "
-                    f"test acc {history.test_accuracy[-1]:6.2%}")
+                    f"test acc {history.test_accuracy[-1]:6.2%}  "
+                    f"{history.epoch_seconds[-1]:.3f} s")
     except KeyboardInterrupt:
         if hasattr(batches, "close"):  # end a half-drawn progress bar
             batches.close()
