@@ -102,13 +102,13 @@ def run_at_root(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
 def test_train_compiled_prints_the_same_numbers_as_eager(loss: str) -> None:
     """The same seed gives the same losses and accuracies, to the printed digit, eagerly and
     through tg.compile; only the times differ."""
-    runs = [run_at_root("train", "--epochs", "2", "--loss", loss, *flag) for flag in ([],
+    runs = [run_at_root("train", "--epochs", "1", "--loss", loss, *flag) for flag in ([],
                                                                                   ["--compile"])]
     for result in runs:
         assert result.returncode == 0, result.stderr
     eager, compiled = ([m.groups() for line in result.stdout.splitlines()
                         if (m := EPOCH_LINE.match(line))] for result in runs)
-    assert len(eager) == 2 and compiled == eager
+    assert len(eager) == 1 and compiled == eager
     assert "compiled (tg.compile)" in runs[1].stdout.splitlines()[0]
 
 

@@ -359,4 +359,4 @@ def test_the_squared_errors_gradient_is_y_minus_t_itself() -> None:
     np.testing.assert_allclose(y.grad.data, [0.1, -0.3, 0.2], rtol=1e-12)
     lines = se.source.splitlines()
     assert lines[1] == "    v0 = y - t"
-    assert lines[-1] == "    return (v3,), (v0,)"
+    assert lines[-1] == "    return (v3,), (v0,)  # added to the .grad of y"

@@ -42,6 +42,35 @@ def test_python_blocks_run(path: Path, tmp_path: Path, monkeypatch) -> None:
         exec(compile(code, f"{path.name} block {i + 1}", "exec"), namespace)
 
 
+FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```", re.S | re.M)
+SHOWING_OUTPUT = [p for p in DOCUMENTS if "```text output" in p.read_text(encoding="utf-8")]
+
+
+def test_some_documents_show_checked_output() -> None:
+    assert len(SHOWING_OUTPUT) >= 2  # chapter 07, in Korean and in English
+
+
+@pytest.mark.parametrize("path", SHOWING_OUTPUT,
+                         ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_shown_output_is_what_the_code_prints_today(path: Path, tmp_path: Path, monkeypatch,
+                                                    capsys) -> None:
+    """A ```text output block shows what the ```python block before it prints (the generated
+    code of tg.compile, in chapter 07): run the blocks in order, and compare each."""
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "__doc_snippet__"}
+    printed, checked = None, 0
+    for i, (language, info, code) in enumerate(FENCE.findall(path.read_text(encoding="utf-8"))):
+        if language == "python":
+            capsys.readouterr()
+            exec(compile(code, f"{path.name} block {i + 1}", "exec"), namespace)
+            printed = capsys.readouterr().out
+        elif language == "text" and info.strip() == "output":
+            assert printed is not None, f"block {i + 1}: no python block before it"
+            assert printed.rstrip("\n") == code.rstrip("\n"), f"block {i + 1} of {path.name}"
+            checked += 1
+    assert checked >= 1
+
+
 def commands(path: Path) -> list[str]:
     lines = [line.split("#")[0].strip() for code in blocks(path, "bash")
              for line in code.splitlines()]

@@ -380,6 +380,7 @@ def _upstream(data: Any, shape: tuple) -> np.ndarray:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@settings(max_examples=20)  # (the forward is NumPy's own call; the gradients get 40)
 @given(data=st.data())
 def test_forward_matches_numpy(case: Case, data: Any) -> None:
     operands, params = case.draw(data)
@@ -687,6 +688,7 @@ def test_every_row_without_a_gradient_has_a_mask_case() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(MASKS))
+@settings(max_examples=10)
 @given(x=arrays(shapes(), -2, 2, avoid=(0.0,)))
 def test_masks_on_tensors_are_numpys_and_need_no_grad(name: str, x: np.ndarray) -> None:
     """On Tensors (as a recorded backward pass computes them) a mask row gives NumPy's values

@@ -501,11 +501,21 @@ def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
         if i in live:
             body.append(f"    {var} = {expression}")
     params = [*names, *(f"w{i}" for i in range(len(writer.externals)))]
-    body.append(f"    return ({_tuple(out_texts)}), ({_tuple(grad_texts)})")
-    source = f"def {name}({', '.join(params)}):\n" + "\n".join(body) + "\n"
+    header = [f"    # {w}: {_describe(t)} from outside, read afresh at each call"
+              for w, t in zip(params[len(names):], writer.externals)]
+    owners = [params[i + len(names) * external] if external else names[i]
+              for external, i in targets]
+    returned = f"    return ({_tuple(out_texts)}), ({_tuple(grad_texts)})"
+    if owners:
+        returned += f"  # added to the .grad of {', '.join(owners)}"
+    source = f"def {name}({', '.join(params)}):\n" + "\n".join([*header, *body, returned]) + "\n"
     namespace = dict(writer.namespace)
     exec(builtins.compile(source, f"<tg.compile {name}>", "exec"), namespace)
     return _Program(namespace[name], source, writer.externals, targets, tree)
+
+
+def _describe(t: Tensor) -> str:
+    return f"a {t.data.dtype} tensor of shape {t.data.shape}"
 
 
 def _tuple(items: list[str]) -> str:
