@@ -141,6 +141,8 @@ class _Program:
             t = externals[i] if external else tensors[i]
             # (the code returns new arrays for gradients, so a first one is kept as it is)
             t.grad = Tensor._make(g) if t.grad is None else Tensor._make(t.grad.data + g)
+        if self.tree is _ONE_TENSOR:  # (the common case, a loss: no structure to rebuild)
+            return Tensor._make(outs[0])
         return _rebuild(self.tree, iter(outs))
 
 
@@ -172,9 +174,10 @@ class compile:
         return self if instance is None else functools.partial(self, instance)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if mode.modes.tracer is not None:  # inside another traced function: part of its trace
+        if mode.modes._tracer is not None:  # inside another traced function: part of its trace
             return self._fn(*args, **kwargs)
-        key, tensors = _signature(args, kwargs)
+        key, tensors = _signature(args + tuple(kwargs[k] for k in sorted(kwargs)) if kwargs
+                                  else args, tuple(sorted(kwargs)))
         program = self._programs.get(key)
         if program is None or _external_signature(program.externals) != program.expected:
             program = self._trace(args, kwargs, key)
@@ -210,11 +213,11 @@ class compile:
         return program
 
 
-def _signature(args: tuple, kwargs: dict) -> tuple[tuple, list]:
-    """The cache key of a call, and its arguments that are Tensors or arrays, in order (the
-    positional ones, then the keyword ones by name)."""
+def _signature(args: tuple, names: tuple) -> tuple[tuple, list]:
+    """The cache key of a call, and its arguments that are Tensors or arrays, in order. ``args``
+    are the positional arguments, then the keyword arguments ordered by their ``names``."""
     parts, tensors = [], []
-    for i, a in enumerate([*args, *(kwargs[k] for k in sorted(kwargs))]):
+    for i, a in enumerate(args):
         if isinstance(a, Tensor):
             parts.append((a.data.shape, a.data.dtype, a._requires_grad))
             tensors.append(a)
@@ -228,7 +231,7 @@ def _signature(args: tuple, kwargs: dict) -> tuple[tuple, list]:
                 raise TypeError(f"tg.compile: argument {i} is a {type(a).__name__}, which is "
                                 "neither a Tensor, an array nor a hashable value") from None
             parts.append((type(a), a))
-    return (tuple(parts), tuple(sorted(kwargs))), tensors
+    return (tuple(parts), names), tensors
 
 
 def _argument_names(fn: Callable, args: tuple, kwargs: dict) -> list[str]:
@@ -248,11 +251,14 @@ def _argument_names(fn: Callable, args: tuple, kwargs: dict) -> list[str]:
 # ---- the record as code --------------------------------------------------------------------------
 
 
+_ONE_TENSOR = ("tensor", 0)
+
+
 def _flatten(value: Any, leaves: list) -> Any:
     """The structure of a returned value, with each Tensor replaced by its index in ``leaves``."""
     if isinstance(value, Tensor):
         leaves.append(value)
-        return ("tensor", len(leaves) - 1)
+        return _ONE_TENSOR if len(leaves) == 1 else ("tensor", len(leaves) - 1)
     if isinstance(value, (tuple, list)):
         return (type(value), [_flatten(v, leaves) for v in value])
     if isinstance(value, dict):
