@@ -156,6 +156,25 @@ def test_grad_accumulates_across_calls_as_eagerly() -> None:
     np.testing.assert_array_equal(x.grad.data, [4.0, -8.0])
 
 
+def test_grad_read_inside_after_backward_is_the_accumulated_gradient() -> None:
+    """Inside, after backward(), w.grad is what it is eagerly: the earlier .grad plus this pass's
+    gradient (d/dw Σ w·x = x)."""
+    w = tg.Tensor([1.0, 2.0], requires_grad=True)
+
+    @tg.compile
+    def f(x: Any) -> tg.Tensor:
+        (w * x).sum().backward()
+        return w.grad * 10
+
+    np.testing.assert_array_equal(f(np.array([1.0, 1.0])).data, [10.0, 10.0])  # .grad was None
+    np.testing.assert_array_equal(f(np.array([1.0, 1.0])).data, [20.0, 20.0])  # now it was not
+    w.grad = tg.Tensor([100.0, 100.0])
+    np.testing.assert_array_equal(f(np.array([3.0, 4.0])).data, [1030.0, 1040.0])
+    np.testing.assert_array_equal(w.grad.data, [103.0, 104.0])
+    np.testing.assert_array_equal(f(np.array([5.0, 6.0])).data, [1080.0, 1100.0])
+    np.testing.assert_array_equal(w.grad.data, [108.0, 110.0])
+
+
 def test_results_need_no_grad_and_never_alias_across_calls_or_the_inputs() -> None:
     w = tg.Tensor(np.ones(3), requires_grad=True)
 

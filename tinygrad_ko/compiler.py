@@ -96,6 +96,8 @@ class _Trace:
         self.aliases: dict[int, Tensor] = {}  # Tensor([a, b]): id -> the stack it holds
         self.grads: list[tuple[Tensor, Tensor]] = []
         self.marks: dict[int, str] = {}  # node index -> a comment before it
+        self.saved: dict[int, tuple[Tensor, Any]] = {}  # id -> (tensor, its .grad before)
+        self.grad_reads: dict[int, Tensor] = {}  # id of a stand-in for t.grad -> t
         self.keep: list[Any] = []  # every tensor seen, alive until the code is made (ids stay)
 
     def node(self, op: Any, inputs: tuple, params: tuple, out: Tensor) -> None:
@@ -119,24 +121,55 @@ class _Trace:
         self.marks.setdefault(len(self.nodes), comment)
 
     def accumulate(self, t: Tensor, g: Tensor) -> None:
+        """A traced backward pass adds ``g`` to ``t.grad``: recorded, to be done after each call.
+        Meanwhile ``t.grad`` holds the traced sum, so that the function may read it; a ``.grad``
+        from before the call is read afresh at every call, as a tensor from outside."""
         self.grads.append((t, g))
+        if id(t) not in self.saved:
+            self.saved[id(t)] = (t, t.grad)
+            if t.grad is not None:
+                t.grad = Tensor._make(t.grad.data)
+                self.grad_reads[id(t.grad)] = t
+        t.grad = g if t.grad is None else t.grad + g
+
+    def restore(self) -> None:
+        """Give every ``.grad`` the traced backward passes touched its value from before."""
+        for t, grad in self.saved.values():
+            t.grad = grad
 
 
 class _Program:
     """The code made for one signature, and what a call needs around it."""
 
     def __init__(self, fn: Callable, source: str, externals: list[Tensor],
-                 targets: list[tuple[bool, int]], tree: Any) -> None:
+                 reads_grad: list[bool], targets: list[tuple[bool, int]], tree: Any,
+                 tensors: list) -> None:
         self.fn, self.source, self.externals, self.targets, self.tree = (
             fn, source, externals, targets, tree)
-        self.expected = _external_signature(externals)
+        self.reads_grad = reads_grad if any(reads_grad) else None
+        self.expected = self.state(tensors)
+
+    def state(self, tensors: list) -> tuple:
+        """What the code assumes of what it reads besides its arguments: the shapes, dtypes and
+        requires_grad of the tensors from outside (or of their .grad), and which of the .grad
+        it adds to are None (a .grad read inside depends on it)."""
+        read = self.externals if self.reads_grad is None else [
+            t.grad if grad else t for t, grad in zip(self.externals, self.reads_grad)]
+        return (tuple(None if t is None else (t.data.shape, t.data.dtype, t._requires_grad)
+                      for t in read),
+                tuple((self.externals[i] if external else tensors[i]).grad is None
+                      for external, i in self.targets))
 
     def run(self, tensors: list) -> Any:
         """Call the code on the arrays of ``tensors`` (the arguments that are Tensors or arrays)
         and the externals' current arrays, add the gradients to ``.grad``, rebuild the result."""
         externals = self.externals
         arrays = [t.data if isinstance(t, Tensor) else t for t in tensors]
-        outs, grads = self.fn(*arrays, *[t.data for t in externals])
+        if self.reads_grad is None:
+            arrays += [t.data for t in externals]
+        else:
+            arrays += [(t.grad if grad else t).data for t, grad in zip(externals, self.reads_grad)]
+        outs, grads = self.fn(*arrays)
         for (external, i), g in zip(self.targets, grads):
             t = externals[i] if external else tensors[i]
             # (the code returns new arrays for gradients, so a first one is kept as it is)
@@ -144,10 +177,6 @@ class _Program:
         if self.tree is _ONE_TENSOR:  # (the common case, a loss: no structure to rebuild)
             return Tensor._make(outs[0])
         return _rebuild(self.tree, iter(outs))
-
-
-def _external_signature(externals: list[Tensor]) -> tuple:
-    return tuple((t.data.shape, t.data.dtype, t._requires_grad) for t in externals)
 
 
 class compile:
@@ -179,7 +208,7 @@ class compile:
         key, tensors = _signature(args + tuple(kwargs[k] for k in sorted(kwargs)) if kwargs
                                   else args, tuple(sorted(kwargs)))
         program = self._programs.get(key)
-        if program is None or _external_signature(program.externals) != program.expected:
+        if program is None or program.state(tensors) != program.expected:
             program = self._trace(args, kwargs, key)
         return program.run(tensors)
 
@@ -206,6 +235,7 @@ class compile:
             result = self._fn(*wrapped, **named)
         finally:
             mode.modes.tracer = None
+            trace.restore()
         name = self.__name__ if self.__name__.isidentifier() else "compiled"  # (a lambda)
         program = _generate(trace, inputs, result, name, _argument_names(self._fn, args, kwargs))
         with self._lock:
@@ -288,6 +318,7 @@ class _Writer:
         self.env: dict[int, Any] = {}  # id(tensor) -> its variable's name, or a _Const
         self.namespace: dict[str, Any] = {"np": np, "kernels": kernels}
         self.externals: list[Tensor] = []
+        self.reads_grad: list[bool] = []  # for each external: whether its .grad is read
         self.lines: list[tuple[str, str, list[str]]] = []  # (name, expression, names read)
         self.comments: dict[int, str] = {}  # line index -> a comment before it
         self.shapes: dict[str, tuple] = {}  # name -> (shape, dtype)
@@ -304,10 +335,12 @@ class _Writer:
         source = self.trace.aliases.get(id(x))
         if source is not None:
             return self.ref(source)
-        if id(x) in self.trace.constants:
+        owner = self.trace.grad_reads.get(id(x))
+        if owner is None and id(x) in self.trace.constants:
             return _Const(x.data)
         name = f"w{len(self.externals)}"  # read from outside: afresh at every call
-        self.externals.append(x)
+        self.externals.append(x if owner is None else owner)
+        self.reads_grad.append(owner is not None)
         self.env[id(x)] = name
         self.shapes[name] = (x.data.shape, x.data.dtype)
         self.views.add(name)
@@ -483,7 +516,8 @@ def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
             continue  # a tensor made inside the function: nobody outside can read its .grad
         else:
             writer.ref(t)  # (a tensor from outside: now one of writer.externals)
-            targets.append((True, next(i for i, e in enumerate(writer.externals) if e is t)))
+            targets.append((True, next(i for i, (e, grad) in enumerate(
+                zip(writer.externals, writer.reads_grad)) if e is t and not grad)))
         gradients.append(writer.ref(g))
 
     # Results: a copy where one could share memory with an input or with another result.
@@ -507,8 +541,9 @@ def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
         if i in live:
             body.append(f"    {var} = {expression}")
     params = [*names, *(f"w{i}" for i in range(len(writer.externals)))]
-    header = [f"    # {w}: {_describe(t)} from outside, read afresh at each call"
-              for w, t in zip(params[len(names):], writer.externals)]
+    header = [f"    # {w}: {_describe(t)} from outside, read afresh at each call" if not grad
+              else f"    # {w}: the .grad of a tensor from outside, read afresh at each call"
+              for w, t, grad in zip(params[len(names):], writer.externals, writer.reads_grad)]
     owners = [params[i + len(names) * external] if external else names[i]
               for external, i in targets]
     returned = f"    return ({_tuple(out_texts)}), ({_tuple(grad_texts)})"
@@ -517,7 +552,8 @@ def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
     source = f"def {name}({', '.join(params)}):\n" + "\n".join([*header, *body, returned]) + "\n"
     namespace = dict(writer.namespace)
     exec(builtins.compile(source, f"<tg.compile {name}>", "exec"), namespace)
-    return _Program(namespace[name], source, writer.externals, targets, tree)
+    return _Program(namespace[name], source, writer.externals, writer.reads_grad, targets, tree,
+                    inputs)
 
 
 def _describe(t: Tensor) -> str:
