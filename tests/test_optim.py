@@ -1,6 +1,7 @@
-"""Tests of ``tinygrad_ko.optim``: SGD (plain, momentum, Nesterov, weight decay) and Adam against
-updates computed here, step by step, from the documented algorithms (the ``optim`` docstrings,
-which follow PyTorch's ``torch.optim.SGD`` and ``torch.optim.Adam``); in-place updates;
+"""Tests of ``tinygrad_ko.optim``: SGD (plain, momentum, Nesterov, weight decay), Adam, AdaGrad and
+RMSprop against updates computed here, step by step, from the documented algorithms (the
+``optim`` docstrings, which follow PyTorch's ``torch.optim.SGD``, ``Adam``, ``Adagrad`` and
+``RMSprop``); in-place updates;
 parameters without a gradient; ``zero_grad``; argument errors; dtypes; convergence.
 
 Gradients are set by hand (``p.grad = Tensor(g)``) so that each expected sequence depends only on
@@ -62,6 +63,28 @@ def adam_reference(p0, grads, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0
     return values
 
 
+def adagrad_reference(p0, grads, lr=0.01, eps=1e-10):
+    """PyTorch's Adagrad (no decay, accumulator starting at 0): h ← h + g²;
+    p ← p − lr · g / (√h + eps)."""
+    p, h, values = np.array(p0, dtype=np.float64), 0.0, []
+    for g in grads:
+        h = h + g**2
+        p = p - lr * g / (np.sqrt(h) + eps)
+        values.append(p)
+    return values
+
+
+def rmsprop_reference(p0, grads, lr=0.01, alpha=0.99, eps=1e-8):
+    """PyTorch's RMSprop (not centered, no momentum): v ← αv + (1 − α)g²;
+    p ← p − lr · g / (√v + eps)."""
+    p, v, values = np.array(p0, dtype=np.float64), 0.0, []
+    for g in grads:
+        v = alpha * v + (1 - alpha) * g**2
+        p = p - lr * g / (np.sqrt(v) + eps)
+        values.append(p)
+    return values
+
+
 def assert_sequences_close(got, expected, rtol=RTOL, atol=1e-14):
     assert len(got) == len(expected)
     for k, (a, b) in enumerate(zip(got, expected)):
@@ -104,7 +127,45 @@ def test_adam_bias_correction_by_hand():
     assert_sequences_close(got, [np.array([1.0, -1.0]) - k * step for k in (1, 2, 3)])
 
 
+def test_adagrad_by_hand():
+    # g = 3, then 4: h = 9, then 25; steps lr · 3/3 = 0.1, then lr · 4/5 = 0.08
+    got = run(lambda ps: optim.AdaGrad(ps, lr=0.1, eps=1e-300), p0=[1.0],
+              grads=[[3.0], [4.0]])
+    assert_sequences_close(got, [[0.9], [0.82]])
+
+
+def test_rmsprop_by_hand():
+    # α = 0.5, g = 2 twice: v = 2, then 3; steps lr · 2/√2, then lr · 2/√3
+    got = run(lambda ps: optim.RMSprop(ps, lr=0.1, alpha=0.5, eps=1e-300), p0=[1.0],
+              grads=[[2.0], [2.0]])
+    first = 1 - 0.1 * 2 / np.sqrt(2)
+    assert_sequences_close(got, [[first], [first - 0.1 * 2 / np.sqrt(3)]])
+
+
 # ---- several steps against the reference algorithms ----------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"lr": 0.5}, {"lr": 0.1, "eps": 1e-3}], ids=str)
+def test_adagrad_matches_the_reference_for_several_steps(kwargs):
+    got = run(lambda ps: optim.AdaGrad(ps, **kwargs))
+    assert_sequences_close(got, adagrad_reference(P0, GRADS, **kwargs))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"lr": 0.1, "alpha": 0.9}, {"lr": 0.05, "eps": 1e-3}],
+                         ids=str)
+def test_rmsprop_matches_the_reference_for_several_steps(kwargs):
+    got = run(lambda ps: optim.RMSprop(ps, **kwargs))
+    assert_sequences_close(got, rmsprop_reference(P0, GRADS, **kwargs))
+
+
+@pytest.mark.parametrize(("optimizer", "name", "value"), [
+    (optim.AdaGrad, "eps", 0.0), (optim.AdaGrad, "lr", float("nan")),
+    (optim.RMSprop, "alpha", 1.0), (optim.RMSprop, "alpha", -0.1), (optim.RMSprop, "eps", -1.0),
+    (optim.RMSprop, "lr", float("inf")),
+])
+def test_adagrad_and_rmsprop_refuse_a_bad_hyperparameter_naming_it(optimizer, name, value):
+    with pytest.raises(ValueError, match=f"{optimizer.__name__}: {name} must be"):
+        optimizer([nn.Parameter(np.ones(2))], **{name: value})
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -159,6 +220,8 @@ OPTIMIZERS = [
     pytest.param(lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.1), id="momentum"),
     pytest.param(lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True), id="nesterov"),
     pytest.param(lambda ps: optim.Adam(ps, lr=0.1, weight_decay=0.1), id="adam"),
+    pytest.param(lambda ps: optim.AdaGrad(ps, lr=0.1), id="adagrad"),
+    pytest.param(lambda ps: optim.RMSprop(ps, lr=0.1), id="rmsprop"),
 ]
 
 
@@ -241,7 +304,7 @@ def _non_leaf():
     return tg.Tensor(np.ones(2), requires_grad=True) * 2
 
 
-@pytest.mark.parametrize("optimizer", [optim.SGD, optim.Adam])
+@pytest.mark.parametrize("optimizer", [optim.SGD, optim.Adam, optim.AdaGrad, optim.RMSprop])
 @pytest.mark.parametrize("bad", [
     lambda: np.ones(2),
     lambda: tg.Tensor(np.ones(2)),  # does not require grad
@@ -264,7 +327,7 @@ def test_any_leaf_tensor_that_requires_grad_is_accepted():
     np.testing.assert_array_equal(t.data, [0.5, 0.0])
 
 
-@pytest.mark.parametrize("optimizer", [optim.SGD, optim.Adam])
+@pytest.mark.parametrize("optimizer", [optim.SGD, optim.Adam, optim.AdaGrad, optim.RMSprop])
 def test_no_parameters_raises_value_error(optimizer):
     with pytest.raises(ValueError, match="no parameters"):
         optimizer([], lr=0.1)
@@ -272,7 +335,7 @@ def test_no_parameters_raises_value_error(optimizer):
         optimizer(iter(()), lr=0.1)
 
 
-@pytest.mark.parametrize("optimizer", [optim.SGD, optim.Adam])
+@pytest.mark.parametrize("optimizer", [optim.SGD, optim.Adam, optim.AdaGrad, optim.RMSprop])
 @pytest.mark.parametrize("lr", [0.0, -0.1, float("nan")])
 def test_a_learning_rate_that_is_not_positive_raises_value_error(optimizer, lr):
     with pytest.raises(ValueError, match="lr"):

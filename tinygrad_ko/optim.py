@@ -6,7 +6,9 @@ a parameter took no part in the loss) and changes ``p.data`` in place, under ``n
 
 - ``SGD``: p ← p − lr · g, with optional momentum (heavy ball or Nesterov) and weight decay
   (g ← g + wd · p);
-- ``Adam``: per-parameter steps from bias-corrected running means of g and g².
+- ``Adam``: per-parameter steps from bias-corrected running means of g and g²;
+- ``AdaGrad`` and ``RMSprop``: per-parameter steps divided by the root of the sum (AdaGrad) or of
+  a running mean (RMSprop) of g², the book's chapter 6.
 """
 
 from __future__ import annotations
@@ -142,3 +144,36 @@ class Adam(Optimizer):
         m_hat = m / (1 - b1**k)
         v_hat = v / (1 - b2**k)
         value -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad, as ``torch.optim.Adagrad``: h ← h + g², p ← p − lr · g / (√h + eps). Each
+    parameter's step shrinks as its gradients add up: steep directions slow down first."""
+
+    def __init__(self, params: Iterable[Tensor], lr: float = 0.01, eps: float = 1e-10) -> None:
+        super().__init__(params, lr)
+        _check_hyperparameter("AdaGrad", "eps", eps, low_open=True)
+        self.eps = eps
+
+    def update(self, value: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
+        """One step of the rule in the class docstring, in place."""
+        h = state["sum"] = state.get("sum", 0.0) + grad * grad
+        value -= self.lr * grad / (np.sqrt(h) + self.eps)
+
+
+class RMSprop(Optimizer):
+    """RMSprop, as ``torch.optim.RMSprop``: v ← α v + (1 − α) g², p ← p − lr · g / (√v + eps).
+    AdaGrad with a running mean instead of the sum, so that old gradients are forgotten."""
+
+    def __init__(self, params: Iterable[Tensor], lr: float = 0.01, alpha: float = 0.99,
+                 eps: float = 1e-8) -> None:
+        super().__init__(params, lr)
+        _check_hyperparameter("RMSprop", "alpha", alpha, high=1.0)
+        _check_hyperparameter("RMSprop", "eps", eps, low_open=True)
+        self.alpha, self.eps = alpha, eps
+
+    def update(self, value: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
+        """One step of the rule in the class docstring, in place."""
+        v = state["square_avg"] = (self.alpha * state.get("square_avg", 0.0)
+                                   + (1 - self.alpha) * grad * grad)
+        value -= self.lr * grad / (np.sqrt(v) + self.eps)
