@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from test_ops import _pairs, _window_shapes, np_col2im, np_im2col
 
 from tinygrad_ko import kernels
+from tinygrad_ko.testing.strategies import arrays
 
 FLOATS = st.floats(width=32, allow_nan=True, allow_infinity=True)
 FINITE = st.floats(-50, 50, width=32)
@@ -124,3 +126,23 @@ def test_softmax_cross_entropy_forwards(batch: int, classes: int, data) -> None:
     np.testing.assert_allclose(kernels.softmax_cross_entropy_labels(z, labels), expected,
                                rtol=1e-10, atol=1e-12)
     np.testing.assert_array_equal(kernels.one_hot(labels, (batch, classes), np.float64), t)
+
+
+# ---- windows of an image -------------------------------------------------------------------------
+
+
+@settings(max_examples=30)
+@given(data=st.data())
+def test_im2col_is_the_windows_and_col2im_its_adjoint(data) -> None:
+    """im2col gives the book's rows, window by window (a loop); col2im is its adjoint:
+    ⟨im2col(x), g⟩ = ⟨x, col2im(g)⟩ for every x and g, so each is the other's gradient."""
+    shape, p = _window_shapes(data)
+    kernel, stride, padding = _pairs(p)
+    x = data.draw(arrays(shape))
+    cols = kernels.im2col(x, kernel, stride, padding)
+    np.testing.assert_array_equal(cols, np_im2col(x, **p))
+    assert not np.shares_memory(cols, x)
+    g = data.draw(arrays(cols.shape))
+    back = kernels.col2im(g, shape, kernel, stride, padding)
+    np.testing.assert_allclose(back, np_col2im(g, shape, **p), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose((cols * g).sum(), (x * back).sum(), rtol=1e-9, atol=1e-9)

@@ -237,6 +237,128 @@ def np_pick(x: np.ndarray, labels: Any) -> np.ndarray:
     return np.array([row[label] for row, label in zip(x, labels)])
 
 
+# ---- windows of an image: references written from the book's formulas, one window at a time ----
+
+
+def _window_shapes(data: Any, pooling: bool = False) -> tuple[tuple, dict]:
+    """A small NCHW input shape and its kernel_size, stride and padding (for pooling, padding
+    at most half the kernel)."""
+    n, c = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2))
+    kh, kw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    stride = data.draw(st.sampled_from([1, 2, (1, 2)]))
+    padding = data.draw(st.sampled_from([0, 1, (1, 0)]))
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    if pooling:
+        assume(ph <= kh // 2 and pw <= kw // 2)
+    h = data.draw(st.integers(max(1, kh - 2 * ph), 5))
+    w = data.draw(st.integers(max(1, kw - 2 * pw), 5))
+    return (n, c, h, w), {"kernel_size": (kh, kw), "stride": stride, "padding": padding}
+
+
+def _pairs(p: dict) -> tuple:
+    def pair(v: Any) -> tuple:
+        return (v, v) if isinstance(v, int) else tuple(v)
+    return pair(p["kernel_size"]), pair(p["stride"]), pair(p["padding"])
+
+
+def np_windows(x: np.ndarray, fill: float = 0.0, **p: Any) -> np.ndarray:
+    """(N, OH, OW, C, KH, KW): x padded with ``fill``, window by window, with loops."""
+    (kh, kw), (sh, sw), (ph, pw) = _pairs(p)
+    n, c, h, w = x.shape
+    padded = np.full((n, c, h + 2 * ph, w + 2 * pw), fill, dtype=x.dtype)
+    padded[:, :, ph : ph + h, pw : pw + w] = x
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    out = np.empty((n, oh, ow, c, kh, kw), dtype=x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            out[:, i, j] = padded[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw]
+    return out
+
+
+def np_im2col(x: np.ndarray, **p: Any) -> np.ndarray:
+    windows = np_windows(x, **p)
+    return windows.reshape(np.prod(windows.shape[:3]), -1)
+
+
+def draw_im2col(data: Any) -> tuple[list, dict]:
+    shape, p = _window_shapes(data)
+    return [data.draw(arrays(shape))], p
+
+
+def np_col2im(cols: np.ndarray, input_shape: tuple, **p: Any) -> np.ndarray:
+    """Each row's window added back into a zero image, one window at a time."""
+    (kh, kw), (sh, sw), (ph, pw) = _pairs(p)
+    n, c, h, w = input_shape
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    windows = cols.reshape(n, oh, ow, c, kh, kw)
+    for i in range(oh):
+        for j in range(ow):
+            padded[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw] += windows[:, i, j]
+    return padded[:, :, ph : ph + h, pw : pw + w]
+
+
+def draw_col2im(data: Any) -> tuple[list, dict]:
+    shape, p = _window_shapes(data)
+    rows = np_im2col(np.zeros(shape), **p).shape
+    return [data.draw(arrays(rows))], {"input_shape": shape, **p}
+
+
+def np_conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, **p: Any) -> np.ndarray:
+    """y[n, f, i, j] = Σ x_padded[n, :, window i j] · W[f] + b[f]."""
+    windows = np_windows(x, kernel_size=weight.shape[2:], **p)  # (N, OH, OW, C, KH, KW)
+    return np.einsum("nijckl,fckl->nfij", windows, weight) + bias[:, None, None]
+
+
+def draw_conv2d(data: Any) -> tuple[list, dict]:
+    shape, p = _window_shapes(data)
+    features = data.draw(st.integers(1, 3))
+    weight = (features, shape[1], *p.pop("kernel_size"))
+    return [data.draw(arrays(shape)), data.draw(arrays(weight)),
+            data.draw(arrays((features,)))], p
+
+
+def np_conv_transpose2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray,
+                        **p: Any) -> np.ndarray:
+    """Each input pixel x[n, c, i, j] adds x · W[c] to the output window at (i·s, j·s) of the
+    padded output, which is then cropped."""
+    (sh, sw), (ph, pw) = _pairs({"kernel_size": 1, **p})[1:]
+    n, _, h, w = x.shape
+    _, f, kh, kw = weight.shape
+    out = np.zeros((n, f, (h - 1) * sh + kh, (w - 1) * sw + kw))
+    for i in range(h):
+        for j in range(w):
+            out[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw] += np.einsum(
+                "nc,cfkl->nfkl", x[:, :, i, j], weight)
+    return out[:, :, ph : out.shape[2] - ph, pw : out.shape[3] - pw] + bias[:, None, None]
+
+
+def draw_conv_transpose2d(data: Any) -> tuple[list, dict]:
+    n, c = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2))
+    h, w = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    kh, kw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    stride, padding = data.draw(st.sampled_from([1, 2])), data.draw(st.sampled_from([0, 1]))
+    assume((h - 1) * stride - 2 * padding + kh >= 1 and (w - 1) * stride - 2 * padding + kw >= 1)
+    features = data.draw(st.integers(1, 3))
+    return [data.draw(arrays((n, c, h, w))), data.draw(arrays((c, features, kh, kw))),
+            data.draw(arrays((features,)))], {"stride": stride, "padding": padding}
+
+
+def draw_pool(unique: bool) -> Callable:
+    def draw(data: Any) -> tuple[list, dict]:
+        shape, p = _window_shapes(data, pooling=True)
+        return [data.draw(arrays(shape, unique=unique))], p
+    return draw
+
+
+def np_max_pool2d(x: np.ndarray, **p: Any) -> np.ndarray:
+    return np_windows(x, -np.inf, **p).max(axis=(4, 5)).transpose(0, 3, 1, 2)
+
+
+def np_avg_pool2d(x: np.ndarray, **p: Any) -> np.ndarray:
+    return np_windows(x, 0.0, **p).mean(axis=(4, 5)).transpose(0, 3, 1, 2)
+
+
 def np_log_softmax(z: np.ndarray) -> np.ndarray:
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
@@ -297,6 +419,9 @@ CASES = [
     Case("relu", tg.relu, lambda x: np.maximum(x, 0.0), unary(avoid=(0.0,)),
          lambda x: (np.heaviside(x, 0),), smooth=False),
     Case("abs", tg.abs, np.abs, unary(avoid=(0.0,)), lambda x: (np.sign(x),), smooth=False),
+    Case("leaky_relu", lambda x: tg.leaky_relu(x, 0.1), lambda x: np.where(x > 0, x, 0.1 * x),
+         unary(avoid=(0.0,)), lambda x: (np.where(np.isnan(x), x, np.where(x > 0, 1.0, 0.1)),),
+         smooth=False),
     Case("square", tg.square, np.square, unary(), lambda x: (2 * x,)),
     Case("identity", ops.identity, np.positive, unary(), lambda x: (np.ones_like(x),)),
     Case("clip", tg.clip, lambda x, lo, hi: np.clip(x, lo, hi), draw_clip, clip_derivative,
@@ -322,6 +447,14 @@ CASES = [
     Case("where", lambda a, b, cond: tg.where(cond, a, b),
          lambda a, b, cond: np.where(cond, a, b), draw_where, covers=("where",)),
     Case("matmul", lambda a, b: a @ b, np.matmul, draw_matmul),
+    # windows of an image (NCHW)
+    Case("im2col", tg.im2col, np_im2col, draw_im2col),
+    Case("col2im", tg.col2im, np_col2im, draw_col2im),
+    Case("conv2d", lambda x, w, b, **p: tg.conv2d(x, w, b, **p), np_conv2d, draw_conv2d),
+    Case("conv_transpose2d", lambda x, w, b, **p: tg.conv_transpose2d(x, w, b, **p),
+         np_conv_transpose2d, draw_conv_transpose2d),
+    Case("max_pool2d", tg.max_pool2d, np_max_pool2d, draw_pool(unique=True), smooth=False),
+    Case("avg_pool2d", tg.avg_pool2d, np_avg_pool2d, draw_pool(unique=False)),
     # reductions
     Case("sum", tg.sum, lambda x, **p: np.sum(x, **p), reduction()),
     Case("mean", tg.mean, lambda x, **p: np.mean(x, **p), reduction()),
@@ -366,7 +499,8 @@ def test_every_primitive_has_a_case() -> None:
               "clip", "maximum", "minimum", "where", "sum", "mean", "max", "min", "var",
               "logsumexp", "softmax", "log_softmax", "reshape", "transpose", "swapaxes",
               "squeeze", "expand_dims", "flatten", "broadcast_to", "matmul", "concatenate",
-              "stack"}
+              "stack", "im2col", "col2im", "conv2d", "conv_transpose2d", "max_pool2d",
+              "avg_pool2d", "leaky_relu"}
     assert public - covered == set()
     assert all(callable(getattr(tg, name)) for name in public)
 

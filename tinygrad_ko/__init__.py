@@ -27,6 +27,15 @@ Every public name is defined here. The package layout shows the architecture:
 from tinygrad_ko import data, losses, nn, optim, testing, viz
 from tinygrad_ko.autodiff import grad, hessian, jacobian, value_and_grad
 from tinygrad_ko.compiler import CompileError, compile
+from tinygrad_ko.convolution import (
+    avg_pool2d,
+    col2im,
+    conv2d,
+    conv_transpose2d,
+    im2col,
+    leaky_relu,
+    max_pool2d,
+)
 from tinygrad_ko.functions import (
     broadcast_to,
     clip,
@@ -89,10 +98,14 @@ __all__ = [
     "Tensor",
     "abs",
     "arange",
+    "avg_pool2d",
     "broadcast_to",
     "clip",
+    "col2im",
     "compile",
     "concatenate",
+    "conv2d",
+    "conv_transpose2d",
     "cos",
     "data",
     "detect_anomaly",
@@ -103,8 +116,10 @@ __all__ = [
     "get_default_dtype",
     "grad",
     "hessian",
+    "im2col",
     "is_grad_enabled",
     "jacobian",
+    "leaky_relu",
     "load",
     "log",
     "log_softmax",
@@ -112,6 +127,7 @@ __all__ = [
     "losses",
     "matmul",
     "max",
+    "max_pool2d",
     "maximum",
     "mean",
     "min",

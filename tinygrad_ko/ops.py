@@ -92,6 +92,10 @@ abs = Primitive("abs", np.abs, lambda g, x, y: g * np.sign(constant(x)), reads=(
 square = Primitive("square", np.square, lambda g, x, y: g * 2 * x, reads=("x",))
 identity = Primitive("identity", np.positive, lambda g, x, y: g)  # a new node, same values
 astype = Primitive("astype", kernels.cast, lambda g, x, y, dtype: g.astype(x.dtype))
+# leaky_relu' is 1 for x > 0 and the slope for x <= 0 (as PyTorch), NaN at NaN.
+leaky_relu = Primitive("leaky_relu", lambda x, slope: np.where(x > 0, x, x * slope),
+                       lambda g, x, y, slope: g * _unless_nan(select(1.0, slope, constant(x) > 0),
+                                                              constant(x)), reads=("x",))
 clip = Primitive("clip", np.clip,
                  lambda g, x, y, lo, hi: g * _unless_nan((lo is None or constant(x) >= lo)
                                                          & (hi is None or constant(x) <= hi),
@@ -232,6 +236,19 @@ broadcast_to = Primitive("broadcast_to", kernels.broadcast_to,
 getitem = Primitive("getitem", lambda x, index: x[index],
                     lambda g, x, y, index: scatter(g, index, x.shape))
 scatter = Primitive("scatter", kernels.scatter, lambda g, x, y, index, shape: g[index])
+
+
+# ---- windows of an image (NCHW): im2col and col2im, each the other's gradient ------------------
+# im2col(x, kernel, stride, padding, fill) puts each window of x, padded with ``fill``, in a row;
+# col2im(cols, shape, kernel, stride, padding) adds each row back where its window came from.
+# They are adjoint linear maps, so each one's gradient is the other, at every order.
+
+im2col = Primitive("im2col", kernels.im2col,
+                   lambda g, x, y, kernel, stride, padding, fill:
+                       col2im(g, x.shape, kernel, stride, padding))
+col2im = Primitive("col2im", kernels.col2im,
+                   lambda g, cols, y, shape, kernel, stride, padding:
+                       im2col(g, kernel, stride, padding, 0.0))
 
 
 class _Concatenate(Primitive):
