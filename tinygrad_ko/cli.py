@@ -103,9 +103,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = training.TrainConfig(loss=args.loss, optimizer=args.optimizer, lr=args.lr,
                                   epochs=args.epochs, batch_size=args.batch_size,
                                   hidden=tuple(args.hidden), seed=args.seed,
-                                  compile=args.compile)
+                                  compile=args.compile, model=args.model)
     if not args.quiet:
-        print(f"digits 8×8, MLP 64-{'-'.join(map(str, config.hidden))}-10, loss {config.loss}, "
+        print(f"digits 8×8, {config.describe()}, loss {config.loss}, "
               f"optimizer {config.optimizer} (lr {config.learning_rate}), "
               f"batch {config.batch_size}, seed {config.seed}"
               f"{', compiled (tg.compile)' if config.compile else ''}")
@@ -125,7 +125,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"train: {error}", file=sys.stderr)
         return 1
     print(f"test accuracy: {history.test_accuracy[-1]:.2%} "
-          f"({config.epochs} epoch{'s' * (config.epochs != 1)}, {history.seconds:.2f} s)")
+          f"({config.num_epochs} epoch{'s' * (config.num_epochs != 1)}, "
+          f"{history.seconds:.2f} s)")
     return 0
 
 
@@ -144,7 +145,7 @@ def _stop_training(stop: Interrupted, config: TrainConfig, save: str | None) -> 
             outcome += f"; {error}"
     elif save:
         outcome += "; nothing saved"
-    print(f"train: interrupted at epoch {stop.epoch}/{config.epochs} ({outcome})",
+    print(f"train: interrupted at epoch {stop.epoch}/{config.num_epochs} ({outcome})",
           file=sys.stderr)
     return INTERRUPTED
 
@@ -296,23 +297,29 @@ def _parser() -> argparse.ArgumentParser:
     gradcheck.add_argument("--random", action="store_true",
                            help="draw new inputs each run (default: the same inputs every run)")
 
-    from tinygrad_ko.train import LOSSES, OPTIMIZERS, TrainConfig
+    from tinygrad_ko.train import DEFAULT_EPOCHS, LOSSES, MODELS, OPTIMIZERS, TrainConfig
 
     defaults = TrainConfig()
     train = commands.add_parser(
         "train", help=COMMANDS["train"][1],
-        description="Train an MLP on the bundled 8×8 digits by mini-batch gradient descent, "
+        description="Train an MLP (or a small CNN) on the bundled 8×8 digits by mini-batch "
+        "gradient descent, "
         "with a held-out test split; prints the loss and accuracy per epoch and the final test "
         "accuracy.")
+    train.add_argument("--model", choices=MODELS, default=defaults.model,
+                       help="mlp: a multilayer perceptron (--hidden); cnn: two 3×3 convolutions "
+                       "with max pooling, on the images as (N, 1, 8, 8) (default %(default)s)")
     train.add_argument("--loss", choices=LOSSES, default=defaults.loss,
                        help="cee: softmax cross entropy; mse/se: (mean) squared error of "
                        "softmax outputs against one-hot targets (default %(default)s)")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer,
                        help="default %(default)s")
     train.add_argument("--lr", type=_positive_float, default=None,
-                       help="learning rate (default: sgd 0.1, momentum 0.05, adam 0.003)")
-    train.add_argument("--epochs", type=_positive, default=defaults.epochs,
-                       help="default %(default)s")
+                       help="learning rate (default: sgd 0.1, momentum 0.05, adam 0.003; "
+                       "adam 0.002 for the cnn)")
+    train.add_argument("--epochs", type=_positive, default=None,
+                       help=f"default {DEFAULT_EPOCHS['mlp']} for the mlp, "
+                       f"{DEFAULT_EPOCHS['cnn']} for the cnn")
     train.add_argument("--batch-size", type=_positive, default=defaults.batch_size,
                        help="default %(default)s")
     train.add_argument("--hidden", type=_positive, nargs="+", default=list(defaults.hidden),

@@ -1,5 +1,6 @@
-"""Building blocks for models: ``Module``, ``Parameter``, ``Linear``, ``Sequential`` and the
-activation layers.
+"""Building blocks for models: ``Module``, ``Parameter``, ``Linear``, ``Sequential``, the
+activation layers, and the layers of a convolutional network (``Conv2d``, ``ConvTranspose2d``,
+``MaxPool2d``, ``AvgPool2d``, ``Flatten``).
 
 A ``Module`` finds its parameters by looking at its attributes (Parameters, Modules, and lists
 of Modules), in the order they were set, so ``parameters()``, ``state_dict()`` and
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_ko import convolution as C
 from tinygrad_ko import functions as F
 from tinygrad_ko import mode, ops
 from tinygrad_ko.engine import changed_in_place
@@ -234,6 +236,93 @@ class Softmax(Module):
     def forward(self, x: Any) -> Tensor:
         """The layer applied to ``x``."""
         return F.softmax(x, self.axis)
+
+
+class LeakyReLU(Module):
+    """max(x, 0) + negative_slope · min(x, 0), elementwise (see ``tg.leaky_relu``)."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Any) -> Tensor:
+        """The layer applied to ``x``."""
+        return ops.leaky_relu(x, self.negative_slope)
+
+
+# ---- convolutional networks (NCHW) ---------------------------------------------------------------
+
+
+class Conv2d(Module):
+    """``tg.conv2d`` with a weight (out_channels, in_channels, KH, KW), He-initialized (normal
+    with std √(2 / (in_channels · KH · KW)), for layers followed by ReLU), and a bias
+    (out_channels,) starting at zero."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, bias: bool = True, rng: Any = None, dtype: Any = None) -> None:
+        kh, kw = C._pair(kernel_size, "Conv2d", "kernel_size", 1)
+        dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+        scale = np.sqrt(2.0 / (in_channels * kh * kw))
+        weight = _generator(rng).standard_normal((out_channels, in_channels, kh, kw)) * scale
+        self.weight = Parameter(weight, dtype=dtype)
+        self.bias = Parameter(np.zeros(out_channels), dtype=dtype) if bias else None
+        self.stride, self.padding = stride, padding
+
+    def forward(self, x: Any) -> Tensor:
+        """The layer applied to ``x`` (N, in_channels, H, W)."""
+        return C.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+
+class ConvTranspose2d(Module):
+    """``tg.conv_transpose2d`` with a weight (in_channels, out_channels, KH, KW), He-initialized
+    over in_channels · KH · KW, and a bias (out_channels,) starting at zero."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, bias: bool = True, rng: Any = None, dtype: Any = None) -> None:
+        kh, kw = C._pair(kernel_size, "ConvTranspose2d", "kernel_size", 1)
+        dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+        scale = np.sqrt(2.0 / (in_channels * kh * kw))
+        weight = _generator(rng).standard_normal((in_channels, out_channels, kh, kw)) * scale
+        self.weight = Parameter(weight, dtype=dtype)
+        self.bias = Parameter(np.zeros(out_channels), dtype=dtype) if bias else None
+        self.stride, self.padding = stride, padding
+
+    def forward(self, x: Any) -> Tensor:
+        """The layer applied to ``x`` (N, in_channels, H, W)."""
+        return C.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding)
+
+
+class MaxPool2d(Module):
+    """``tg.max_pool2d`` over windows of ``kernel_size`` (stride defaults to it)."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x: Any) -> Tensor:
+        """The layer applied to ``x`` (N, C, H, W)."""
+        return C.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AvgPool2d(Module):
+    """``tg.avg_pool2d`` over windows of ``kernel_size`` (stride defaults to it)."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x: Any) -> Tensor:
+        """The layer applied to ``x`` (N, C, H, W)."""
+        return C.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class Flatten(Module):
+    """(N, ...) → (N, −1): each sample's features in one row, between convolutional and
+    ``Linear`` layers."""
+
+    def forward(self, x: Any) -> Tensor:
+        """The layer applied to ``x``."""
+        shape = x.shape if isinstance(x, Tensor) else np.shape(x)
+        if len(shape) < 1:
+            raise ValueError(f"Flatten: the input needs a batch axis, got shape {shape}")
+        return ops.reshape(x, (shape[0], -1))
 
 
 def mlp(sizes: list[int], activation: type[Module] = ReLU, rng: Any = None,

@@ -1,0 +1,126 @@
+"""Convolution and pooling beyond the op database (test_ops.py checks their values against loops
+and their gradients against finite differences): the errors, written by hand examples, and the
+layers of ``tg.nn``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_ko as tg
+
+
+def image(*shape: int) -> tg.Tensor:
+    return tg.Tensor(np.arange(np.prod(shape), dtype=np.float64).reshape(shape),
+                     requires_grad=True)
+
+
+# ---- by hand -------------------------------------------------------------------------------------
+
+
+def test_a_2x2_kernel_on_a_3x3_image_by_hand() -> None:
+    """x = [[0 1 2] [3 4 5] [6 7 8]], W = [[1 0] [0 1]] (the diagonal): each output is a window's
+    top-left plus bottom-right, 0+4, 1+5, 3+7, 4+8; each x is counted by as many windows as
+    hold it on their diagonal: dL/dx for L = Σ y is [[1 1 0] [1 2 1] [0 1 1]]."""
+    x = image(1, 1, 3, 3)
+    w = tg.Tensor(np.array([[[[1.0, 0.0], [0.0, 1.0]]]]), requires_grad=True)
+    y = tg.conv2d(x, w)
+    np.testing.assert_array_equal(y.data, [[[[4.0, 6.0], [10.0, 12.0]]]])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[[[1, 1, 0], [1, 2, 1], [0, 1, 1]]]])
+    np.testing.assert_array_equal(w.grad.data, [[[[0 + 1 + 3 + 4, 1 + 2 + 4 + 5],
+                                                   [3 + 4 + 6 + 7, 4 + 5 + 7 + 8]]]])
+
+
+def test_max_pool_ties_split_the_gradient_and_avg_pool_counts_the_padding() -> None:
+    x = tg.Tensor(np.array([[[[1.0, 3.0], [3.0, 2.0]]]]), requires_grad=True)
+    tg.max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[[[0, 0.5], [0.5, 0]]]])
+    # a 2×2 window at padding 1 over one pixel holds three zeros: the mean is a quarter of it
+    one = tg.Tensor(np.full((1, 1, 1, 1), 8.0), requires_grad=True)
+    np.testing.assert_array_equal(tg.avg_pool2d(one, 2, 1, 1).data, np.full((1, 1, 2, 2), 2.0))
+
+
+def test_conv_transpose2d_is_the_adjoint_of_conv2d_in_its_input() -> None:
+    """⟨conv2d(z, W), x⟩ = ⟨z, conv_transpose2d(x, W)⟩ with the same W, stride and padding."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((3, 2, 3, 3))  # conv2d: 2 → 3 channels; transposed: 3 → 2
+    z = rng.standard_normal((2, 2, 7, 7))
+    y = tg.conv2d(z, w, stride=2, padding=1)
+    x = rng.standard_normal(y.shape)
+    back = tg.conv_transpose2d(x, w, stride=2, padding=1)
+    assert back.shape == z.shape
+    np.testing.assert_allclose((y.data * x).sum(), (z * back.data).sum(), rtol=1e-12)
+
+
+def test_float32_stays_float32_through_a_conv_layer_and_its_gradients() -> None:
+    layer = tg.nn.Conv2d(2, 3, 3, padding=1, rng=0)
+    x = tg.Tensor(np.ones((1, 2, 4, 4), np.float32), requires_grad=True)
+    y = tg.max_pool2d(layer(x), 2)
+    y.sum().backward()
+    assert y.dtype == x.grad.dtype == layer.weight.grad.dtype == np.float32
+
+
+# ---- errors: named, with the shapes, before any work ---------------------------------------------
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: tg.conv2d(image(1, 2, 4, 4), image(3, 1, 3, 3)),
+     r"conv2d: the input has 2 channels but the weight expects 1 \(input shape \(1, 2, 4, 4\), "
+     r"weight shape \(3, 1, 3, 3\)\)"),
+    (lambda: tg.conv2d(image(1, 1, 2, 2), image(1, 1, 3, 3)),
+     r"conv2d: the kernel \(3, 3\) is larger than the padded input \(2, 2\) \(input shape "
+     r"\(1, 1, 2, 2\), padding \(0, 0\)\)"),
+    (lambda: tg.conv2d(image(2, 4, 4), image(1, 2, 3, 3)),
+     r"conv2d: the input must be 4-D \(N, C, H, W\), got shape \(2, 4, 4\)"),
+    (lambda: tg.conv2d(image(1, 1, 4, 4), image(2, 1, 3, 3), image(3)),
+     r"conv2d: the bias must have shape \(2,\), got \(3,\)"),
+    (lambda: tg.max_pool2d(image(1, 1, 4), 2), r"max_pool2d: the input must be 4-D"),
+    (lambda: tg.max_pool2d(image(1, 1, 4, 4), 2, padding=2),
+     r"max_pool2d: padding \(2, 2\) must be at most half the kernel \(2, 2\)"),
+    (lambda: tg.avg_pool2d(image(1, 1, 4, 4), 0), r"avg_pool2d: kernel_size must be an int >= 1"),
+    (lambda: tg.im2col(image(1, 1, 4, 4), 2, stride=0), r"im2col: stride must be an int >= 1"),
+    (lambda: tg.col2im(image(4, 5), (1, 1, 3, 3), 2),
+     r"col2im: cols must have shape \(4, 4\) for input_shape \(1, 1, 3, 3\)"),
+    (lambda: tg.conv_transpose2d(image(1, 2, 3, 3), image(3, 1, 2, 2)),
+     r"conv_transpose2d: the input has 2 channels but the weight expects 3"),
+    (lambda: tg.nn.Conv2d(1, 2, 3)(image(1, 3, 5, 5)),
+     r"conv2d: the input has 3 channels but the weight expects 1"),
+], ids=["channels", "kernel", "3-D", "bias", "pool-3-D", "pool-padding", "kernel-0", "stride-0",
+        "col2im", "transpose-channels", "layer"])
+def test_bad_input_is_a_value_error_naming_the_function_and_the_shapes(call, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# ---- layers --------------------------------------------------------------------------------------
+
+
+def test_conv2d_layer_is_he_initialized_and_names_its_parameters() -> None:
+    layer = tg.nn.Conv2d(8, 64, 3, rng=0)
+    assert layer.weight.shape == (64, 8, 3, 3) and layer.bias.shape == (64,)
+    assert abs(layer.weight.data.std() - np.sqrt(2 / (8 * 9))) < 0.02  # He: √(2 / fan_in)
+    np.testing.assert_array_equal(layer.bias.data, 0)
+    assert [name for name, _ in tg.nn.Sequential(layer).named_parameters()] == ["0.weight",
+                                                                                "0.bias"]
+    assert tg.nn.Conv2d(1, 1, 1, bias=False).bias is None
+
+
+def test_a_small_cnn_maps_images_to_class_scores_through_every_layer() -> None:
+    model = tg.nn.Sequential(
+        tg.nn.Conv2d(1, 4, 3, padding=1, rng=0), tg.nn.LeakyReLU(0.1), tg.nn.MaxPool2d(2),
+        tg.nn.ConvTranspose2d(4, 2, 2, stride=2, rng=1), tg.nn.AvgPool2d(2),
+        tg.nn.Flatten(), tg.nn.Linear(2 * 4 * 4, 3, rng=2))
+    x = np.random.default_rng(0).standard_normal((5, 1, 8, 8))
+    scores = model(x)
+    assert scores.shape == (5, 3)
+    tg.losses.softmax_cross_entropy(scores, np.array([0, 1, 2, 0, 1])).backward()
+    assert all(p.grad is not None and p.grad.shape == p.shape for p in model.parameters())
+    assert tg.testing.gradcheck(lambda w: tg.conv2d(x[:2], w, padding=1).sum(),
+                                tg.Tensor(model.layers[0].weight.data.astype(np.float64)))
+
+
+def test_flatten_keeps_the_batch_axis() -> None:
+    assert tg.nn.Flatten()(image(2, 3, 4, 5)).shape == (2, 60)
+    with pytest.raises(ValueError, match="Flatten: the input needs a batch axis"):
+        tg.nn.Flatten()(tg.Tensor(1.0))
