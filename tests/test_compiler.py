@@ -87,7 +87,7 @@ def test_a_compiled_operation_equals_eager_on_fresh_inputs(case: Case, data: Any
     check_against_eager(program, inputs, [True] * n + [False] * len(names))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(program=programs(), seed=st.integers(0, 2**32 - 1))
 def test_a_compiled_random_program_equals_eager_on_fresh_inputs(program: Program,
                                                                 seed: int) -> None:

@@ -4,6 +4,8 @@ layers of ``tg.nn``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -124,3 +126,50 @@ def test_flatten_keeps_the_batch_axis() -> None:
     assert tg.nn.Flatten()(image(2, 3, 4, 5)).shape == (2, 60)
     with pytest.raises(ValueError, match="Flatten: the input needs a batch axis"):
         tg.nn.Flatten()(tg.Tensor(1.0))
+
+
+# ---- dropout -------------------------------------------------------------------------------------
+
+
+def test_dropout_zeroes_with_probability_p_and_scales_the_rest_and_so_does_its_gradient() -> None:
+    x = tg.Tensor(np.full(20_000, 2.0), requires_grad=True)
+    y = tg.dropout(x, 0.25, rng=np.random.default_rng(0))
+    expected_keep = np.random.default_rng(0).random(20_000) >= 0.25  # the same draw, by hand
+    np.testing.assert_array_equal(y.data, np.where(expected_keep, 2.0 / 0.75, 0.0))
+    assert abs((y.data == 0).mean() - 0.25) < 0.02
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.where(expected_keep, 1 / 0.75, 0.0))
+    assert tg.dropout(x, 0.5, training=False) is x and tg.dropout(x, 0.0) is x
+    np.testing.assert_array_equal(tg.dropout(x, 1.0).data, 0.0)
+    with pytest.raises(ValueError, match=r"dropout: p must be in \[0, 1\], got 1.5"):
+        tg.dropout(x, 1.5)
+
+
+def test_compiled_dropout_draws_a_fresh_mask_each_call_the_same_as_eager() -> None:
+    """With generators seeded alike, eager and compiled calls draw the same masks, call after
+    call; two calls draw different masks (nothing baked in)."""
+    def step(x: Any, rng: Any) -> tg.Tensor:
+        return tg.dropout(x, 0.5, rng=rng) * 1.0
+
+    x = np.ones(64)
+    eager_rng, compiled_rng = np.random.default_rng(7), np.random.default_rng(7)
+    compiled = tg.compile(lambda x: step(x, compiled_rng))
+    masks = []
+    for _ in range(3):
+        expected = step(tg.Tensor(x), eager_rng).data
+        got = compiled(x).data
+        np.testing.assert_array_equal(got, expected)
+        masks.append(got)
+    assert not np.array_equal(masks[0], masks[1])
+    assert "kernels.dropout_mask" in compiled.source
+
+
+def test_dropout_layer_follows_train_and_eval() -> None:
+    model = tg.nn.Sequential(tg.nn.Linear(4, 4, rng=0), tg.nn.Dropout(0.5, rng=1))
+    x = np.ones((2, 4))
+    assert (model(x).data == 0).any()
+    model.eval()
+    assert not model.layers[1].training
+    np.testing.assert_array_equal(model(x).data, model.layers[0](x).data)
+    model.train()
+    assert model.layers[1].training

@@ -250,8 +250,8 @@ def _window_shapes(data: Any, pooling: bool = False) -> tuple[tuple, dict]:
     ph, pw = (padding, padding) if isinstance(padding, int) else padding
     if pooling:
         assume(ph <= kh // 2 and pw <= kw // 2)
-    h = data.draw(st.integers(max(1, kh - 2 * ph), 5))
-    w = data.draw(st.integers(max(1, kw - 2 * pw), 5))
+    h = data.draw(st.integers(max(1, kh - 2 * ph), 4))
+    w = data.draw(st.integers(max(1, kw - 2 * pw), 4))
     return (n, c, h, w), {"kernel_size": (kh, kw), "stride": stride, "padding": padding}
 
 
@@ -818,7 +818,7 @@ MASKS = {  # row -> (arguments from a float array x, NumPy's own function of the
 def test_every_row_without_a_gradient_has_a_mask_case() -> None:
     rows = {p.name for p in vars(ops).values() if isinstance(p, ops.NonDifferentiable)}
     comparisons = {"less", "less_equal", "greater", "greater_equal", "equal", "not_equal"}
-    assert rows - comparisons - {"one_hot"} == set(MASKS)
+    assert rows - comparisons - {"one_hot", "dropout_mask"} == set(MASKS)  # (tested apart)
 
 
 @pytest.mark.parametrize("name", sorted(MASKS))

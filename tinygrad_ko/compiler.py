@@ -54,6 +54,8 @@ _SOURCE = {
 # Rows whose result may share memory with an operand: such a result is copied before it is
 # returned or kept as a .grad, so that results never alias each other or an argument.
 _VIEWS = {"reshape", "transpose", "broadcast_to", "getitem", "stop_gradient", "astype"}
+# Rows that draw random numbers: never folded into a constant, never shared between two calls.
+_RANDOM = {"dropout_mask"}
 # Rows that ``_Writer.simplified`` and ``_Writer.unchanged`` may make simpler: elementwise rows
 # in which a constant of one repeated value can be written as a number, and rows that may change
 # nothing (x * 1, a reshape to x's own shape, ...).
@@ -148,6 +150,7 @@ class _Program:
             fn, source, externals, targets, tree)
         self.reads_grad = reads_grad if any(reads_grad) else None
         self.expected = self.state(tensors)
+        self.pending: tuple[list, list] | None = None  # the traced call's results, not yet given
 
     def state(self, tensors: list) -> tuple:
         """What the code assumes of what it reads besides its arguments: the shapes, dtypes and
@@ -169,7 +172,10 @@ class _Program:
             arrays += [t.data for t in externals]
         else:
             arrays += [(t.grad if grad else t).data for t, grad in zip(externals, self.reads_grad)]
-        outs, grads = self.fn(*arrays)
+        if self.pending is None:
+            outs, grads = self.fn(*arrays)
+        else:  # the call that was traced: its results are already there
+            (outs, grads), self.pending = self.pending, None
         for (external, i), g in zip(self.targets, grads):
             t = externals[i] if external else tensors[i]
             # (the code returns new arrays for gradients, so a first one is kept as it is)
@@ -362,7 +368,7 @@ class _Writer:
         refs = [self.ref(x) for x in inputs]
         reads = [r for r in refs if type(r) is str]
         name = op.name
-        if not reads:  # depends on no input: fold
+        if not reads and name not in _RANDOM:  # depends on no input: fold
             self.env[id(out)] = _Const(out.data)
             return
         if name in _WRITTEN_OUT:
@@ -386,8 +392,8 @@ class _Writer:
             expression = template.format(*texts)
         else:
             expression = f"{self.callee(op)}({', '.join(texts)})"
-        # The same expression of the same names is the same value: computed once.
-        var = self.seen.get(expression)
+        # The same expression of the same names is the same value (unless random): computed once.
+        var = None if name in _RANDOM else self.seen.get(expression)
         if var is None:
             var = self.seen[expression] = f"v{len(self.lines)}"
             self.lines.append((var, expression, reads))
@@ -509,6 +515,9 @@ def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
     tree = _flatten(result, leaves)
     outputs = [writer.ref(t) for t in leaves]
     targets, gradients = [], []
+    # The traced call's own results: the first call returns these (new arrays) instead of running
+    # the code, so that nothing it does happens twice (a random draw would be drawn again).
+    first = ([np.array(t.data) for t in leaves], [])
     for t, g in trace.grads:
         if id(t) in position:
             targets.append((False, position[id(t)]))
@@ -519,6 +528,7 @@ def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
             targets.append((True, next(i for i, (e, grad) in enumerate(
                 zip(writer.externals, writer.reads_grad)) if e is t and not grad)))
         gradients.append(writer.ref(g))
+        first[1].append(np.array(g.data))
 
     # Results: a copy where one could share memory with an input or with another result.
     counts: dict[str, int] = {}
@@ -552,8 +562,10 @@ def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
     source = f"def {name}({', '.join(params)}):\n" + "\n".join([*header, *body, returned]) + "\n"
     namespace = dict(writer.namespace)
     exec(builtins.compile(source, f"<tg.compile {name}>", "exec"), namespace)
-    return _Program(namespace[name], source, writer.externals, writer.reads_grad, targets, tree,
-                    inputs)
+    program = _Program(namespace[name], source, writer.externals, writer.reads_grad, targets,
+                       tree, inputs)
+    program.pending = first
+    return program
 
 
 def _describe(t: Tensor) -> str:

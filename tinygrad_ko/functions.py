@@ -249,3 +249,22 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     if not isinstance(cond, Tensor):  # (a copy: the caller's array may change later)
         cond = np.array(cond, dtype=bool)
     return ops.select(a, b, cond)
+
+
+# ---- regularization ------------------------------------------------------------------------------
+
+
+def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None) -> Any:
+    """Inverted dropout, as PyTorch: when ``training``, each element is zeroed with probability
+    ``p`` and the others are scaled by 1 / (1 − p), so that the expected value is unchanged and
+    evaluation needs no rescaling (the book's version scales at evaluation instead); the
+    identity otherwise. The gradient passes through the same mask. ``rng``: a
+    ``numpy.random.Generator``, a seed, or None. The draw is an operation of the graph, so a
+    compiled step (``tg.compile``) draws a fresh mask at every call."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p!r}")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * 0
+    return x * ops.dropout_mask(x, p, rng)

@@ -190,3 +190,15 @@ def col2im(cols: np.ndarray, shape: tuple, kernel: tuple, stride: tuple,
         for j in range(kw):
             out[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += windows[:, :, i, j]
     return out[:, :, ph : ph + h, pw : pw + w]
+
+
+# ---- randomness ----------------------------------------------------------------------------------
+
+
+def dropout_mask(x: np.ndarray, p: float, rng: Any) -> np.ndarray:
+    """Inverted dropout's mask for x: each entry 0 with probability p, else 1 / (1 − p), in x's
+    dtype. ``rng``: a ``numpy.random.Generator`` (drawn from), a seed (the same mask each call) or
+    None (fresh entropy)."""
+    generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    keep = generator.random(x.shape) >= p
+    return keep.astype(x.dtype) / x.dtype.type(1 - p)

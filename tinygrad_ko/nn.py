@@ -1,6 +1,6 @@
 """Building blocks for models: ``Module``, ``Parameter``, ``Linear``, ``Sequential``, the
-activation layers, and the layers of a convolutional network (``Conv2d``, ``ConvTranspose2d``,
-``MaxPool2d``, ``AvgPool2d``, ``Flatten``).
+activation layers, ``Dropout``, and the layers of a convolutional network (``Conv2d``,
+``ConvTranspose2d``, ``MaxPool2d``, ``AvgPool2d``, ``Flatten``).
 
 A ``Module`` finds its parameters by looking at its attributes (Parameters, Modules, and lists
 of Modules), in the order they were set, so ``parameters()``, ``state_dict()`` and
@@ -247,6 +247,20 @@ class LeakyReLU(Module):
     def forward(self, x: Any) -> Tensor:
         """The layer applied to ``x``."""
         return ops.leaky_relu(x, self.negative_slope)
+
+
+class Dropout(Module):
+    """``tg.dropout`` with probability ``p`` while the module is training (``train()``), the
+    identity after ``eval()``."""
+
+    def __init__(self, p: float = 0.5, rng: Any = None) -> None:
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p!r}")
+        self.p, self.rng = p, _generator(rng)
+
+    def forward(self, x: Any) -> Tensor:
+        """The layer applied to ``x``."""
+        return F.dropout(x, self.p, self.training, self.rng)
 
 
 # ---- convolutional networks (NCHW) ---------------------------------------------------------------

@@ -293,6 +293,8 @@ bitwise_and = NonDifferentiable("bitwise_and", np.bitwise_and, 2)
 bitwise_or = NonDifferentiable("bitwise_or", np.bitwise_or, 2)
 invert = NonDifferentiable("invert", np.invert, 1)
 one_hot = NonDifferentiable("one_hot", kernels.one_hot, 1)  # one_hot(labels, shape, dtype)
+# dropout_mask(x, p, rng): a random draw, recorded so that a compiled step draws afresh each call.
+dropout_mask = NonDifferentiable("dropout_mask", kernels.dropout_mask, 1)
 
 
 # ---- NumPy's names of the rows ----------------------------------------------------------------
