@@ -173,3 +173,82 @@ def test_dropout_layer_follows_train_and_eval() -> None:
     np.testing.assert_array_equal(model(x).data, model.layers[0](x).data)
     model.train()
     assert model.layers[1].training
+
+
+# ---- batch normalization -------------------------------------------------------------------------
+
+
+def bn_reference(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray,
+                 var: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    view = (1, -1) + (1,) * (x.ndim - 2)
+    return (x - mean.reshape(view)) / np.sqrt(var.reshape(view) + eps) * gamma.reshape(view) \
+        + beta.reshape(view)
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 2, 5)])
+def test_batch_norm_training_uses_the_batch_and_updates_the_running_statistics(shape) -> None:
+    """PyTorch's rule, written out: normalize with the biased batch variance; running ←
+    0.9 running + 0.1 statistic, with the unbiased variance (n / (n − 1))."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape) * 3 + 2
+    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
+    running_mean, running_var = np.full(3, 0.5), np.full(3, 2.0)
+    axes = (0,) if len(shape) == 2 else (0, 2, 3)
+    n = x.size // 3
+    y = tg.batch_norm(tg.Tensor(x), tg.Tensor(gamma), tg.Tensor(beta), running_mean,
+                      running_var, training=True)
+    mean, var = x.mean(axis=axes), x.var(axis=axes)
+    np.testing.assert_allclose(y.data, bn_reference(x, gamma, beta, mean, var), rtol=1e-12)
+    np.testing.assert_allclose(running_mean, 0.9 * 0.5 + 0.1 * mean, rtol=1e-12)
+    np.testing.assert_allclose(running_var, 0.9 * 2.0 + 0.1 * var * n / (n - 1), rtol=1e-12)
+    evaluated = tg.batch_norm(x, gamma, beta, running_mean, running_var, training=False)
+    np.testing.assert_allclose(np.asarray(evaluated),
+                               bn_reference(x, gamma, beta, running_mean, running_var),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_gradients_match_finite_differences(training: bool) -> None:
+    rng = np.random.default_rng(1)
+    x = tg.Tensor(rng.standard_normal((4, 2, 3, 3)), requires_grad=True)
+    gamma = tg.Tensor(rng.standard_normal(2), requires_grad=True)
+    beta = tg.Tensor(rng.standard_normal(2), requires_grad=True)
+    mean, var = rng.standard_normal(2), rng.uniform(0.5, 2, 2)
+    assert tg.testing.gradcheck(
+        lambda x, g, b: tg.batch_norm(x, g, b, mean.copy(), var.copy(), training), x, gamma, beta)
+
+
+def test_batch_norm_layers_save_their_statistics_and_follow_train_and_eval() -> None:
+    model = tg.nn.Sequential(tg.nn.Conv2d(1, 2, 3, rng=0), tg.nn.BatchNorm2d(2),
+                             tg.nn.Flatten(), tg.nn.Linear(2 * 2 * 2, 3, rng=1),
+                             tg.nn.BatchNorm1d(3))
+    x = np.random.default_rng(2).standard_normal((5, 1, 4, 4)).astype(np.float32)
+    model(x)
+    state = model.state_dict()
+    assert {"1.running_mean", "1.running_var", "4.running_mean", "4.running_var"} <= set(state)
+    assert all(p.requires_grad for p in model.parameters())  # the buffers are not trained
+    assert [name for name, _ in model.named_buffers()] == ["1.running_mean", "1.running_var",
+                                                          "4.running_mean", "4.running_var"]
+    model.eval()
+    before = model(x).data
+    other = tg.nn.Sequential(tg.nn.Conv2d(1, 2, 3, rng=5), tg.nn.BatchNorm2d(2), tg.nn.Flatten(),
+                             tg.nn.Linear(2 * 2 * 2, 3, rng=6), tg.nn.BatchNorm1d(3)).eval()
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(other(x).data, before)
+    assert all(not m.training for m in other.layers)
+    tg.optim.SGD(model.parameters(), lr=0.1)  # accepted: no buffer among them
+    with pytest.raises(ValueError, match=r"BatchNorm2d: the input must be 4-D, got shape \(5, 2\)"):
+        tg.nn.BatchNorm2d(2)(np.ones((5, 2)))
+    with pytest.raises(ValueError, match=r"batch_norm: gamma must have shape \(2,\)"):
+        tg.batch_norm(np.ones((3, 2)), np.ones(3), np.zeros(2), np.zeros(2), np.ones(2), True)
+
+
+def test_compiled_batch_norm_runs_in_eval_mode_and_refuses_training_before_any_change() -> None:
+    layer = tg.nn.BatchNorm1d(2, dtype=np.float64)
+    x = np.random.default_rng(3).standard_normal((6, 2))
+    step = tg.compile(lambda x: layer(x))
+    with pytest.raises(tg.CompileError, match="batch_norm in training mode updates the running"):
+        step(x)
+    np.testing.assert_array_equal(layer.running_mean.data, [0.0, 0.0])  # unchanged
+    layer.eval()
+    np.testing.assert_allclose(step(x).data, layer(x).data, rtol=1e-12)

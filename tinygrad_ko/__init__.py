@@ -37,6 +37,7 @@ from tinygrad_ko.convolution import (
     max_pool2d,
 )
 from tinygrad_ko.functions import (
+    batch_norm,
     broadcast_to,
     clip,
     concatenate,
@@ -100,6 +101,7 @@ __all__ = [
     "abs",
     "arange",
     "avg_pool2d",
+    "batch_norm",
     "broadcast_to",
     "clip",
     "col2im",

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_ko import mode, ops
+from tinygrad_ko.engine import changed_in_place
 from tinygrad_ko.kernels import count
 from tinygrad_ko.tensor import Tensor
 
@@ -249,6 +250,55 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     if not isinstance(cond, Tensor):  # (a copy: the caller's array may change later)
         cond = np.array(cond, dtype=bool)
     return ops.select(a, b, cond)
+
+
+# ---- normalization and regularization ------------------------------------------------------------
+
+
+def batch_norm(x: Any, gamma: Any, beta: Any, running_mean: Any, running_var: Any,
+               training: bool, momentum: float = 0.1, eps: float = 1e-5) -> Any:
+    """Batch normalization, as ``torch.nn.functional.batch_norm``, over every axis but 1 of x
+    (N, C) or (N, C, H, W): y = γ (x − μ) / √(σ² + eps) + β per channel. When ``training``, μ and
+    σ² are the batch's (biased) mean and variance, part of the graph, and the running arrays
+    (arrays or Tensors of shape (C,)) are updated in place, outside the graph:
+    r ← (1 − momentum) r + momentum · statistic, with the unbiased variance. Otherwise the
+    running statistics are used as constants. Every check comes before any change."""
+    shape = x.shape if isinstance(x, Tensor) else np.shape(x)
+    if len(shape) not in (2, 4):
+        raise ValueError(f"batch_norm: the input must be (N, C) or (N, C, H, W), got shape "
+                         f"{shape}")
+    channels = shape[1]
+    for name, v in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        got = tuple(v.shape if isinstance(v, Tensor) else np.shape(v))
+        if got != (channels,):
+            raise ValueError(f"batch_norm: {name} must have shape ({channels},) for an input of "
+                             f"shape {shape}, got {got}")
+    axes = (0,) if len(shape) == 2 else (0, 2, 3)
+    view = (1, channels) + (1,) * (len(shape) - 2)
+    if training:
+        count = int(np.prod([shape[a] for a in axes]))
+        if count < 2:
+            raise ValueError(f"batch_norm: training needs more than one value per channel, got "
+                             f"input shape {shape}")
+        mode.refuse_in_trace("batch_norm in training mode", "updates the running statistics in "
+                             "place; compile the model in eval mode")
+        mean = ops.mean(x, axes, True)
+        centered = x - mean
+        var = ops.mean(centered * centered, axes, True)
+        batch_mean, batch_var = (np.reshape(v.data if isinstance(v, Tensor) else v, -1)
+                                 for v in (mean, var))
+        for running, value in ((running_mean, batch_mean),
+                               (running_var, batch_var * (count / (count - 1)))):  # unbiased
+            array = running.data if isinstance(running, Tensor) else running
+            array *= 1 - momentum
+            array += momentum * value
+            if isinstance(running, Tensor):
+                changed_in_place(running)
+    else:
+        centered = x - ops.reshape(running_mean, view)
+        var = ops.reshape(running_var, view)
+    return centered / ops.sqrt(var + eps) * ops.reshape(gamma, view) + ops.reshape(beta, view)
 
 
 # ---- regularization ------------------------------------------------------------------------------

@@ -33,6 +33,16 @@ class Parameter(Tensor):
         super().__init__(data, requires_grad=True, dtype=dtype)
 
 
+class Buffer(Tensor):
+    """A Tensor that a Module keeps and saves with its parameters (``state_dict``) but does not
+    train: batch normalization's running statistics."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, dtype: Any = None) -> None:
+        super().__init__(data, requires_grad=False, dtype=dtype)
+
+
 _ZERO_GRAD = ("resets gradients, which a compiled function only adds to; call it outside, "
               "before the compiled step")
 
@@ -54,7 +64,7 @@ class Module:
         """Own Parameters and sub-modules in the order the attributes were set (a list of
         modules ``layers`` gives ``layers.0``, ``layers.1``, ...)."""
         for name, value in vars(self).items():
-            if isinstance(value, (Parameter, Module)):
+            if isinstance(value, (Parameter, Buffer, Module)):
                 yield name, value
             elif isinstance(value, (list, tuple)):
                 for i, item in enumerate(value):
@@ -68,7 +78,15 @@ class Module:
     def named_parameters(self) -> list[tuple[str, Parameter]]:
         """``(dotted name, Parameter)`` pairs in the order the attributes were set, sub-modules'
         parameters in place of the sub-module; a parameter reachable twice is listed once."""
-        found: list[tuple[str, Parameter]] = []
+        return [(name, t) for name, t in self._named_tensors() if isinstance(t, Parameter)]
+
+    def named_buffers(self) -> list[tuple[str, Buffer]]:
+        """``(dotted name, Buffer)`` pairs, in the order of ``named_parameters``."""
+        return [(name, t) for name, t in self._named_tensors() if isinstance(t, Buffer)]
+
+    def _named_tensors(self) -> list[tuple[str, Parameter | Buffer]]:
+        """Parameters and Buffers, by dotted name, depth first, members in order."""
+        found: list[tuple[str, Parameter | Buffer]] = []
         seen: set[int] = set()  # parameters and modules: a module may refer back to its parent
         stack: list[tuple[str, Parameter | Module]] = [("", self)]
         while stack:  # depth first, members in order
@@ -94,8 +112,8 @@ class Module:
             p.grad = None
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """A copy of every parameter's values, by dotted name."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """A copy of every parameter's and buffer's values, by dotted name."""
+        return {name: p.data.copy() for name, p in self._named_tensors()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Set the parameters from ``state``. Names, shapes and dtypes are all checked first: on
@@ -104,7 +122,7 @@ class Module:
         changed."""
         mode.refuse_in_trace("load_state_dict()", "changes the parameters in place; load them "
                              "outside the compiled function")
-        params = dict(self.named_parameters())
+        params = dict(self._named_tensors())  # (the buffers too)
         missing = [name for name in params if name not in state]
         unexpected = [name for name in state if name not in params]
         if missing or unexpected:
@@ -247,6 +265,42 @@ class LeakyReLU(Module):
     def forward(self, x: Any) -> Tensor:
         """The layer applied to ``x``."""
         return ops.leaky_relu(x, self.negative_slope)
+
+
+class _BatchNorm(Module):
+    """``tg.batch_norm`` with a weight γ (ones) and a bias β (zeros), trained, and the running
+    mean (zeros) and variance (ones), saved in ``state_dict``; the batch's statistics while
+    training (``train()``), the running ones after ``eval()``."""
+
+    ndim = 2
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 dtype: Any = None) -> None:
+        dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+        self.weight = Parameter(np.ones(num_features), dtype=dtype)
+        self.bias = Parameter(np.zeros(num_features), dtype=dtype)
+        self.running_mean = Buffer(np.zeros(num_features), dtype=dtype)
+        self.running_var = Buffer(np.ones(num_features), dtype=dtype)
+        self.eps, self.momentum = eps, momentum
+
+    def forward(self, x: Any) -> Tensor:
+        """The layer applied to ``x``."""
+        shape = x.shape if isinstance(x, Tensor) else np.shape(x)
+        if len(shape) != self.ndim:
+            raise ValueError(f"{type(self).__name__}: the input must be {self.ndim}-D, got shape "
+                             f"{shape}")
+        return F.batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
+                            self.training, self.momentum, self.eps)
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of (N, C) inputs, per feature."""
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization of (N, C, H, W) inputs, per channel."""
+
+    ndim = 4
 
 
 class Dropout(Module):
