@@ -427,10 +427,71 @@ class Moons(Workload):
         return torch_sgd(torch, parameters, loss, self.lr)
 
 
+class ConvLayer(Workload):
+    """One convolution layer (3×3, padding 1, stride 1, NCHW, float32) on a fixed batch, its
+    forward and backward pass, against the book's ``Convolution`` layer written with NumPy:
+    im2col, then ``col @ W.reshape(F, −1)ᵀ + b``; backward db = Σ dout, dW = (colᵀ dout)ᵀ.
+
+    Loss: Σ (y · R) over the layer's output y with fixed random weights R, so the upstream
+    gradient of y is R. The input is data (no gradient with respect to it, on either side).
+    """
+
+    def __init__(self, name: str, title: str, batch: int, channels: int, features: int,
+                 size: int, target: float, lr: float = 0.01, seed: int = 0) -> None:
+        self.name, self.title, self.target, self.lr = name, title, target, lr
+        self.dtype = np.float32
+        rng = np.random.default_rng(seed)
+        self.x = rng.standard_normal((batch, channels, size, size)).astype(np.float32)
+        self.r = rng.standard_normal((batch, features, size, size)).astype(np.float32)
+        scale = np.sqrt(2.0 / (channels * 9))
+        self.initial = [(rng.standard_normal((features, channels, 3, 3)) * scale)
+                        .astype(np.float32), np.zeros(features, np.float32)]
+        self.parameter_names = ["W", "b"]
+
+    @staticmethod
+    def numpy_im2col(x: np.ndarray, kh: int, kw: int, pad: int) -> np.ndarray:
+        """The book's im2col (stride 1): one slice per position in the window."""
+        n, c, h, w = x.shape
+        oh, ow = h + 2 * pad - kh + 1, w + 2 * pad - kw + 1
+        padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        col = np.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                col[:, :, i, j] = padded[:, :, i : i + oh, j : j + ow]
+        return col.transpose(0, 4, 5, 1, 2, 3).reshape(n * oh * ow, -1)
+
+    def numpy_loss_and_gradients(self, parameters: Arrays) -> tuple[Any, Arrays]:
+        w, b = parameters
+        f = w.shape[0]
+        n, _, h, width = self.x.shape
+        col = self.numpy_im2col(self.x, 3, 3, 1)
+        out = (col @ w.reshape(f, -1).T + b).reshape(n, h, width, f).transpose(0, 3, 1, 2)
+        loss = np.sum(out * self.r)
+        dout = self.r.transpose(0, 2, 3, 1).reshape(-1, f)
+        return loss, [(col.T @ dout).T.reshape(w.shape), dout.sum(axis=0)]
+
+    def numpy(self) -> Step:
+        return numpy_sgd([p.copy() for p in self.initial], self.numpy_loss_and_gradients,
+                         self.lr)
+
+    def tinygrad(self, compiled: bool = False) -> Step:
+        w, b = (tg.Tensor(p, requires_grad=True) for p in self.initial)
+        x = tg.Tensor(self.x)  # (a tensor, read at every call: compiled code cannot fold im2col)
+        return tinygrad_sgd([w, b], lambda: (tg.conv2d(x, w, b, padding=1) * self.r).sum(),
+                            self.lr, compiled)
+
+    def torch(self, torch: Any) -> Step:
+        w, b = torch_leaves(torch, self.initial)
+        x, r = torch.from_numpy(self.x), torch.from_numpy(self.r)
+        return torch_sgd(torch, [w, b],
+                         lambda: (torch.nn.functional.conv2d(x, w, b, padding=1) * r).sum(),
+                         self.lr)
+
+
 # The largest acceptable time per step of the compiled step (tg.compile) as a multiple of the
 # NumPy step, by workload (issue 13).
 COMPILED_TARGETS = {"mlp-64": 1.2, "mlp-784": 1.03, "chain-200": 1.2, "linreg": 1.3, "moons": 1.3,
-                    "chain-20000": 1.3}
+                    "chain-20000": 1.3, "conv-1-16": 1.05, "conv-16-32": 1.05}
 
 
 def all_workloads() -> list[Workload]:
@@ -451,6 +512,10 @@ def all_workloads() -> list[Workload]:
               target=2.0),
         Chain("chain-20000", "chain of 20,000 ops on (1,), float64", length=20_000, size=1,
               dtype=np.float64, target=3.0),
+        ConvLayer("conv-1-16", "conv 3×3, 1→16 channels, 8×8, batch 64, float32", batch=64,
+                  channels=1, features=16, size=8, target=1.15),
+        ConvLayer("conv-16-32", "conv 3×3, 16→32 channels, 14×14, batch 64, float32", batch=64,
+                  channels=16, features=32, size=14, target=1.15),
     ]
     for workload in workloads:
         workload.compiled_target = COMPILED_TARGETS[workload.name]

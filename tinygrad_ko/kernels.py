@@ -162,19 +162,20 @@ def im2col(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple,
            fill: float = 0.0) -> np.ndarray:
     """The windows of x (N, C, H, W) as rows: (N·OH·OW, C·KH·KW), rows in the order (n, oh, ow)
     and columns (c, kh, kw), as the book's ``im2col``. x is first padded with ``fill`` on every
-    side (0 for convolution and average pooling, −inf for max pooling)."""
+    side (0 for convolution and average pooling, −inf for max pooling). As the book, one slice
+    per position in the window, but with the channels last (a contiguous (N, H, W, C) copy of x),
+    so that each slice lands in the rows' own layout: no transposing copy at the end."""
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     n, c, h, w = x.shape
     oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
     if ph or pw:
         x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
-    # (N, C, H', W', KH, KW): every window, as a view; keep every stride-th one
-    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))
-    windows = windows[:, :, : sh * (oh - 1) + 1 : sh, : sw * (ow - 1) + 1 : sw]
-    cols = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
-    # A new array always: a view (1×1 windows) would share x's memory behind a strided base
-    # that the version stamps of in-place changes cannot follow.
-    return cols if cols.base is None else cols.copy()
+    channels_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    cols = np.empty((n, oh, ow, c, kh, kw), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[..., i, j] = channels_last[:, i : i + sh * oh : sh, j : j + sw * ow : sw]
+    return cols.reshape(n * oh * ow, c * kh * kw)
 
 
 def col2im(cols: np.ndarray, shape: tuple, kernel: tuple, stride: tuple,
@@ -184,12 +185,12 @@ def col2im(cols: np.ndarray, shape: tuple, kernel: tuple, stride: tuple,
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     n, c, h, w = shape
     oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-    windows = cols.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)
-    out = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    windows = cols.reshape(n, oh, ow, c, kh, kw)
+    out = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)  # channels last
     for i in range(kh):  # one slice per position in the window: KH·KW array additions
         for j in range(kw):
-            out[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += windows[:, :, i, j]
-    return out[:, :, ph : ph + h, pw : pw + w]
+            out[:, i : i + sh * oh : sh, j : j + sw * ow : sw] += windows[..., i, j]
+    return np.ascontiguousarray(out[:, ph : ph + h, pw : pw + w].transpose(0, 3, 1, 2))
 
 
 # ---- randomness ----------------------------------------------------------------------------------
