@@ -109,7 +109,8 @@ def test_figures_without_graphviz_draw_all_the_others(tmp_path: Path) -> None:
     result = make_figures(out, empty)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    plots = ["learning_rates.png", "loss_comparison.png", "minus_log.png"]
+    plots = ["filters.png", "im2col.png", "learning_rates.png", "loss_comparison.png",
+             "minus_log.png"]
     committed = sorted(p.name for p in (ROOT / "docs" / "figures").glob("*.png"))
     assert committed == sorted([*plots, "graph.png"])     # a new figure belongs in `plots`
     for name in plots:
