@@ -44,17 +44,17 @@ def sgd_history() -> History:
 # ---- accuracy and the loss curve -----------------------------------------------------------------
 
 
-def test_the_cnn_takes_the_images_as_one_channel_and_learns_in_two_epochs() -> None:
+def test_the_cnn_takes_the_images_as_one_channel_and_learns_in_one_epoch() -> None:
     """The CNN's defaults are 20 epochs of Adam at lr 0.002 (98.9% held out with seed 0, measured
-    by `python -m tinygrad_ko train --model cnn`, 16 s here; too slow for the suite). Two epochs
-    already pass 90%; compiled, the same numbers."""
+    by `python -m tinygrad_ko train --model cnn`, 16 s here; too slow for the suite). One epoch
+    already passes 85%; compiled, the same numbers."""
     config = TrainConfig(model="cnn")
     assert (config.num_epochs, config.learning_rate, config.describe()) == (
         20, 0.002, "CNN conv3×3(32)-pool-conv3×3(64)-pool-10")
-    histories = [train_digits(TrainConfig(model="cnn", epochs=2, compile=c)) for c in (False, True)]
+    histories = [train_digits(TrainConfig(model="cnn", epochs=1, compile=c)) for c in (False, True)]
     eager, compiled = histories
     assert isinstance(eager.model.layers[0], tg.nn.Conv2d)
-    assert eager.test_accuracy[-1] >= 0.90
+    assert eager.test_accuracy[-1] >= 0.85
     assert compiled.test_accuracy == eager.test_accuracy
     np.testing.assert_allclose(compiled.loss, eager.loss, rtol=1e-5)
 
