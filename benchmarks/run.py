@@ -74,7 +74,7 @@ sys.path.insert(0, str(ROOT))  # benchmark this checkout's tinygrad_ko, not an i
 from workloads import Step, Workload, all_workloads  # noqa: E402
 
 import tinygrad_ko as tg  # noqa: E402
-from tinygrad_ko.train import TrainConfig, train_digits  # noqa: E402
+from tinygrad_ko.train import TrainConfig, cnn, train_digits  # noqa: E402
 
 try:
     import threadpoolctl
@@ -324,6 +324,58 @@ def time_train_epoch(rounds: int) -> list[float]:
     return [seconds_per_step(epoch, 1) for _ in range(rounds)]
 
 
+def cnn_steps(torch: Any) -> dict[str, Any]:
+    """One training step of the digits CNN (``train --model cnn``'s network, a fixed batch of 32,
+    Adam at lr 0.002) for each framework: tinygrad_ko eager and compiled, PyTorch if given. It
+    has no NumPy twin (writing the network's backward by hand is the chapter's exercise)."""
+    images, labels = tg.data.load_digits(normalize=True)
+    x, y = images[:32].reshape(32, 1, 8, 8).astype(np.float32), labels[:32]
+    steps = {}
+    for framework in ("tinygrad_ko", "compiled"):
+        model = cnn(np.random.default_rng(0))
+        optimizer = tg.optim.Adam(model.parameters(), lr=0.002)
+
+        def forward_backward(xb: Any, yb: Any, model: Any = model) -> tg.Tensor:
+            loss = tg.losses.softmax_cross_entropy(model(xb), yb)
+            loss.backward()
+            return loss
+
+        step = tg.compile(forward_backward) if framework == "compiled" else forward_backward
+
+        def run(step: Any = step, optimizer: Any = optimizer) -> None:
+            optimizer.zero_grad()
+            step(x, y)
+            optimizer.step()
+
+        steps[framework] = run
+    if torch is not None:
+        nn = torch.nn
+        model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(256, 10))
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.002)
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+        def torch_run() -> None:
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(tx), ty).backward()
+            optimizer.step()
+
+        steps["torch"] = torch_run
+    return steps
+
+
+def time_cnn_step(torch: Any, rounds: int, min_time: float) -> dict[str, list[float]]:
+    """Seconds per CNN training step, per framework, interleaved in rounds as the workloads."""
+    steps = cnn_steps(torch)
+    counts = {name: steps_per_batch(run, min_time) for name, run in steps.items()}
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, run in steps.items():
+            times[name].append(seconds_per_step(run, counts[name]))
+    return times
+
+
 # ---- the report ---------------------------------------------------------------------------------
 
 
@@ -381,7 +433,8 @@ def environment_section(env: dict[str, str]) -> str:
 
 
 def timing_report(args: argparse.Namespace, env: dict[str, str], timings: list[Timing],
-                  train_seconds: list[float] | None, has_torch: bool) -> tuple[str, str]:
+                  train_seconds: list[float] | None, has_torch: bool,
+                  cnn_seconds: dict[str, list[float]] | None = None) -> tuple[str, str]:
     """The table for the terminal, and the full report for ``--output``."""
     parts = []
     if timings:
@@ -392,6 +445,11 @@ def timing_report(args: argparse.Namespace, env: dict[str, str], timings: list[T
                      f"64-64-10 MLP, Adam, batch 32): median {median} over "
                      f"{len(train_seconds)} runs (min {format_time(min(train_seconds))}, "
                      f"max {format_time(max(train_seconds))})")
+    if cnn_seconds:
+        parts.append("digits CNN training step (`train --model cnn`'s network, batch 32, Adam), "
+                     "median per step: " + ", ".join(
+                         f"{LABELS[name]} {format_time(statistics.median(times))}"
+                         for name, times in cnn_seconds.items()))
     summary = "\n\n".join(parts)
     method = (
         f"Each workload is one training step (forward, backward, SGD update); \"compiled\" "
@@ -572,12 +630,14 @@ def main(argv: list[str] | None = None) -> None:
             for workload in selected:
                 print(f"timing {workload.name} ...", file=sys.stderr, flush=True)
                 timings.append(time_workload(workload, torch, args.rounds, args.min_time))
-            train_seconds = None
+            train_seconds = cnn_seconds = None
             if args.only in (None, "train"):
                 print("timing train ...", file=sys.stderr, flush=True)
                 train_seconds = time_train_epoch(args.rounds)
+                cnn_seconds = time_cnn_step(torch, args.rounds, args.min_time)
             env["load average (1 min) at the end"] = f"{os.getloadavg()[0]:.2f}"
-            summary, full = timing_report(args, env, timings, train_seconds, torch is not None)
+            summary, full = timing_report(args, env, timings, train_seconds, torch is not None,
+                                          cnn_seconds)
     print(summary)
     if args.output:
         args.output.write_text(full)

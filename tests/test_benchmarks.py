@@ -27,6 +27,14 @@ def test_a_quick_timing_run_writes_its_table_and_report(tmp_path: Path) -> None:
     assert "## Environment" in text and "NumPy" in text and "(`linreg`)" in text
 
 
+def test_the_train_timing_reports_the_epoch_and_the_cnn_step() -> None:
+    result = run("--only", "train", "--rounds", "1", "--min-time", "0.01", "--no-torch")
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if "digits CNN training step" in line)
+    assert "tinygrad_ko " in line and "tinygrad_ko compiled " in line and "s" in line
+    assert "digits `train`, one epoch" in result.stdout
+
+
 def test_a_short_memory_run_reports_peak_and_drift() -> None:
     result = run("--memory", "--steps", "400", "--no-torch")
     assert result.returncode == 0, result.stderr
