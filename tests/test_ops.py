@@ -49,6 +49,7 @@ class Case:
     derivative: Callable[..., tuple] | None = None  # hand-derived elementwise d/d operand
     covers: tuple[str, ...] = ()  # other primitives this case exercises
     smooth: bool = True  # whether finite differences of the gradient are meaningful
+    compiles: bool = True  # False: tg.compile refuses it (training-mode batch norm's update)
     notes: list[str] = field(default_factory=list)
 
 
@@ -359,6 +360,35 @@ def np_avg_pool2d(x: np.ndarray, **p: Any) -> np.ndarray:
     return np_windows(x, 0.0, **p).mean(axis=(4, 5)).transpose(0, 3, 1, 2)
 
 
+# ---- normalization and regularization ------------------------------------------------------------
+
+
+def draw_batch_norm(data: Any) -> tuple[list, dict]:
+    """x (N, C) or (N, C, H, W) with N·H·W >= 2 values per channel, and γ, β."""
+    n, c = data.draw(st.integers(2, 4)), data.draw(st.integers(1, 3))
+    shape = data.draw(st.sampled_from([(n, c), (n, c, 2, 2), (n, c, 1, 3)]))
+    return [data.draw(arrays(shape, unique=True)), data.draw(arrays((c,))),
+            data.draw(arrays((c,)))], {}
+
+
+def batch_norm_training(x: Any, gamma: Any, beta: Any) -> Any:
+    """Training-mode batch norm, with running statistics of its own (they change each call)."""
+    c = np.shape(x)[1]
+    return tg.batch_norm(x, gamma, beta, np.zeros(c), np.ones(c), training=True)
+
+
+def np_batch_norm_training(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    axes = (0,) if x.ndim == 2 else (0, 2, 3)
+    view = (1, -1) + (1,) * (x.ndim - 2)
+    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(var + 1e-5) * gamma.reshape(view) + beta.reshape(view)
+
+
+def np_dropout(x: np.ndarray) -> np.ndarray:
+    """tg.dropout(x, 0.3, rng=5): the mask of default_rng(5), drawn again, kept / 0.7."""
+    return x * (np.random.default_rng(5).random(np.shape(x)) >= 0.3) / 0.7
+
+
 def np_log_softmax(z: np.ndarray) -> np.ndarray:
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
@@ -455,6 +485,10 @@ CASES = [
          np_conv_transpose2d, draw_conv_transpose2d),
     Case("max_pool2d", tg.max_pool2d, np_max_pool2d, draw_pool(unique=True), smooth=False),
     Case("avg_pool2d", tg.avg_pool2d, np_avg_pool2d, draw_pool(unique=False)),
+    # normalization and regularization (composed; a seed makes dropout's mask the same each call)
+    Case("batch_norm", batch_norm_training, np_batch_norm_training, draw_batch_norm,
+         compiles=False),
+    Case("dropout", lambda x: tg.dropout(x, 0.3, rng=5), np_dropout, unary()),
     # reductions
     Case("sum", tg.sum, lambda x, **p: np.sum(x, **p), reduction()),
     Case("mean", tg.mean, lambda x, **p: np.mean(x, **p), reduction()),
@@ -500,7 +534,7 @@ def test_every_primitive_has_a_case() -> None:
               "logsumexp", "softmax", "log_softmax", "reshape", "transpose", "swapaxes",
               "squeeze", "expand_dims", "flatten", "broadcast_to", "matmul", "concatenate",
               "stack", "im2col", "col2im", "conv2d", "conv_transpose2d", "max_pool2d",
-              "avg_pool2d", "leaky_relu"}
+              "avg_pool2d", "leaky_relu", "batch_norm", "dropout"}
     assert public - covered == set()
     assert all(callable(getattr(tg, name)) for name in public)
 
