@@ -167,15 +167,16 @@ class _Program:
         """Call the code on the arrays of ``tensors`` (the arguments that are Tensors or arrays)
         and the externals' current arrays, add the gradients to ``.grad``, rebuild the result."""
         externals = self.externals
-        arrays = [t.data if isinstance(t, Tensor) else t for t in tensors]
-        if self.reads_grad is None:
-            arrays += [t.data for t in externals]
-        else:
-            arrays += [(t.grad if grad else t).data for t, grad in zip(externals, self.reads_grad)]
-        if self.pending is None:
-            outs, grads = self.fn(*arrays)
-        else:  # the call that was traced: its results are already there
+        if self.pending is not None:  # the call that was traced: its results are already there
             (outs, grads), self.pending = self.pending, None
+        else:
+            arrays = [t.data if isinstance(t, Tensor) else t for t in tensors]
+            if self.reads_grad is None:
+                arrays += [t.data for t in externals]
+            else:
+                arrays += [(t.grad if grad else t).data
+                           for t, grad in zip(externals, self.reads_grad)]
+            outs, grads = self.fn(*arrays)
         for (external, i), g in zip(self.targets, grads):
             t = externals[i] if external else tensors[i]
             # (the code returns new arrays for gradients, so a first one is kept as it is)

@@ -320,65 +320,76 @@ class Dropout(Module):
 # ---- convolutional networks (NCHW) ---------------------------------------------------------------
 
 
-class Conv2d(Module):
-    """``tg.conv2d`` with a weight (out_channels, in_channels, KH, KW), He-initialized (normal
-    with std √(2 / (in_channels · KH · KW)), for layers followed by ReLU), and a bias
-    (out_channels,) starting at zero."""
+class _Convolution(Module):
+    """What ``Conv2d`` and ``ConvTranspose2d`` share: a weight He-initialized over its fan in
+    (normal with std √(2 / (in_channels · KH · KW)), for layers followed by ReLU), laid out as
+    the function takes it (``weight_shape``), and a bias (out_channels,) starting at zero."""
+
+    function: Any = None  # the convolution, tg.conv2d or tg.conv_transpose2d
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, bias: bool = True, rng: Any = None, dtype: Any = None) -> None:
-        kh, kw = C._pair(kernel_size, "Conv2d", "kernel_size", 1)
+        kh, kw = C._pair(kernel_size, type(self).__name__, "kernel_size", 1)
         dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
         scale = np.sqrt(2.0 / (in_channels * kh * kw))
-        weight = _generator(rng).standard_normal((out_channels, in_channels, kh, kw)) * scale
-        self.weight = Parameter(weight, dtype=dtype)
+        shape = self.weight_shape(in_channels, out_channels, kh, kw)
+        self.weight = Parameter(_generator(rng).standard_normal(shape) * scale, dtype=dtype)
         self.bias = Parameter(np.zeros(out_channels), dtype=dtype) if bias else None
         self.stride, self.padding = stride, padding
 
-    def forward(self, x: Any) -> Tensor:
-        """The layer applied to ``x`` (N, in_channels, H, W)."""
-        return C.conv2d(x, self.weight, self.bias, self.stride, self.padding)
-
-
-class ConvTranspose2d(Module):
-    """``tg.conv_transpose2d`` with a weight (in_channels, out_channels, KH, KW), He-initialized
-    over in_channels · KH · KW, and a bias (out_channels,) starting at zero."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-                 padding: Any = 0, bias: bool = True, rng: Any = None, dtype: Any = None) -> None:
-        kh, kw = C._pair(kernel_size, "ConvTranspose2d", "kernel_size", 1)
-        dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
-        scale = np.sqrt(2.0 / (in_channels * kh * kw))
-        weight = _generator(rng).standard_normal((in_channels, out_channels, kh, kw)) * scale
-        self.weight = Parameter(weight, dtype=dtype)
-        self.bias = Parameter(np.zeros(out_channels), dtype=dtype) if bias else None
-        self.stride, self.padding = stride, padding
+    @staticmethod
+    def weight_shape(in_channels: int, out_channels: int, kh: int, kw: int) -> tuple:
+        raise NotImplementedError
 
     def forward(self, x: Any) -> Tensor:
         """The layer applied to ``x`` (N, in_channels, H, W)."""
-        return C.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding)
+        return type(self).function(x, self.weight, self.bias, self.stride, self.padding)
 
 
-class MaxPool2d(Module):
-    """``tg.max_pool2d`` over windows of ``kernel_size`` (stride defaults to it)."""
+class Conv2d(_Convolution):
+    """``tg.conv2d`` with a weight (out_channels, in_channels, KH, KW) and a bias."""
+
+    function = staticmethod(C.conv2d)
+
+    @staticmethod
+    def weight_shape(in_channels: int, out_channels: int, kh: int, kw: int) -> tuple:
+        return (out_channels, in_channels, kh, kw)
+
+
+class ConvTranspose2d(_Convolution):
+    """``tg.conv_transpose2d`` with a weight (in_channels, out_channels, KH, KW) and a bias."""
+
+    function = staticmethod(C.conv_transpose2d)
+
+    @staticmethod
+    def weight_shape(in_channels: int, out_channels: int, kh: int, kw: int) -> tuple:
+        return (in_channels, out_channels, kh, kw)
+
+
+class _Pool(Module):
+    """What ``MaxPool2d`` and ``AvgPool2d`` share: windows of ``kernel_size`` (the stride
+    defaults to it) and a padding."""
+
+    function: Any = None  # the pooling, tg.max_pool2d or tg.avg_pool2d
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x: Any) -> Tensor:
         """The layer applied to ``x`` (N, C, H, W)."""
-        return C.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return type(self).function(x, self.kernel_size, self.stride, self.padding)
 
 
-class AvgPool2d(Module):
-    """``tg.avg_pool2d`` over windows of ``kernel_size`` (stride defaults to it)."""
+class MaxPool2d(_Pool):
+    """``tg.max_pool2d``: the maximum of each window."""
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+    function = staticmethod(C.max_pool2d)
 
-    def forward(self, x: Any) -> Tensor:
-        """The layer applied to ``x`` (N, C, H, W)."""
-        return C.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+class AvgPool2d(_Pool):
+    """``tg.avg_pool2d``: the mean of each window, the padding counted as zeros."""
+
+    function = staticmethod(C.avg_pool2d)
 
 
 class Flatten(Module):

@@ -18,7 +18,8 @@ or 1, so that no NaN vanishes (PyTorch calls relu'(nan) 0; here it is NaN).
 Conventions at kinks, chosen here once: relu'(0) = 0, abs'(0) = 0, ties in max/min/maximum/minimum
 split the gradient evenly, clip passes the gradient at its bounds, ``select`` (``where``) sends
 the gradient to the branch taken and zero to the other. Masks and tie counts are computed from
-raw values (``constant``): they are constants of the graph, not differentiable quantities.
+``constant`` (a recorded ``stop_gradient`` node): they are constants of the graph, not
+differentiable quantities, yet a trace (``tg.compile``) computes them afresh at every call.
 
 The engine, not the rules, sums a gradient back over broadcast axes, casts it to the operand's
 dtype and checks its shape. Called on plain arrays, every primitive is just its NumPy forward.
