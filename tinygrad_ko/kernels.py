@@ -163,18 +163,18 @@ def im2col(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple,
     """The windows of x (N, C, H, W) as rows: (N·OH·OW, C·KH·KW), rows in the order (n, oh, ow)
     and columns (c, kh, kw), as the book's ``im2col``. x is first padded with ``fill`` on every
     side (0 for convolution and average pooling, −inf for max pooling). As the book, one slice
-    per position in the window, but with the channels last (a contiguous (N, H, W, C) copy of x),
-    so that each slice lands in the rows' own layout: no transposing copy at the end."""
+    per position in the window, but with the channels last (x copied once into a padded
+    (N, H + 2·PH, W + 2·PW, C) array), so that each slice lands in the rows' own layout: no
+    transposing copy at the end."""
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     n, c, h, w = x.shape
     oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-    if ph or pw:
-        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
-    channels_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    padded = np.full((n, h + 2 * ph, w + 2 * pw, c), fill, dtype=x.dtype)  # channels last
+    padded[:, ph : ph + h, pw : pw + w] = x.transpose(0, 2, 3, 1)
     cols = np.empty((n, oh, ow, c, kh, kw), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
-            cols[..., i, j] = channels_last[:, i : i + sh * oh : sh, j : j + sw * ow : sw]
+            cols[..., i, j] = padded[:, i : i + sh * oh : sh, j : j + sw * ow : sw]
     return cols.reshape(n * oh * ow, c * kh * kw)
 
 
