@@ -49,7 +49,6 @@ class Case:
     derivative: Callable[..., tuple] | None = None  # hand-derived elementwise d/d operand
     covers: tuple[str, ...] = ()  # other primitives this case exercises
     smooth: bool = True  # whether finite differences of the gradient are meaningful
-    compiles: bool = True  # False: tg.compile refuses it (training-mode batch norm's update)
     notes: list[str] = field(default_factory=list)
 
 
@@ -372,9 +371,11 @@ def draw_batch_norm(data: Any) -> tuple[list, dict]:
 
 
 def batch_norm_training(x: Any, gamma: Any, beta: Any) -> Any:
-    """Training-mode batch norm, with running statistics of its own (they change each call)."""
+    """Training-mode batch norm, with running statistics of its own (they change each call;
+    Tensors, as a compiled function needs them)."""
     c = np.shape(x)[1]
-    return tg.batch_norm(x, gamma, beta, np.zeros(c), np.ones(c), training=True)
+    return tg.batch_norm(x, gamma, beta, tg.Tensor(np.zeros(c)), tg.Tensor(np.ones(c)),
+                         training=True)
 
 
 def np_batch_norm_training(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -486,8 +487,7 @@ CASES = [
     Case("max_pool2d", tg.max_pool2d, np_max_pool2d, draw_pool(unique=True), smooth=False),
     Case("avg_pool2d", tg.avg_pool2d, np_avg_pool2d, draw_pool(unique=False)),
     # normalization and regularization (composed; a seed makes dropout's mask the same each call)
-    Case("batch_norm", batch_norm_training, np_batch_norm_training, draw_batch_norm,
-         compiles=False),
+    Case("batch_norm", batch_norm_training, np_batch_norm_training, draw_batch_norm),
     Case("dropout", lambda x: tg.dropout(x, 0.3, rng=5), np_dropout, unary()),
     # reductions
     Case("sum", tg.sum, lambda x, **p: np.sum(x, **p), reduction()),

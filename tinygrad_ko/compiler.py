@@ -19,7 +19,8 @@ What a trace sees and what it does not:
   ``CompileError``, and so does any change in place (``+=``, ``t[...] = v``, an optimizer's
   ``step()``, ``zero_grad()``): those belong outside the compiled function.
 - ``.grad`` updates of a traced ``backward()`` are applied after each call, adding to what is
-  there, as eagerly.
+  there, as eagerly. So are the updates of batch normalization's running statistics (the one
+  change in place a trace records, ``_Trace.assign``): written into their arrays after each call.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_ko import kernels, mode, ops
+from tinygrad_ko.engine import changed_in_place
 from tinygrad_ko.mode import CompileError
 from tinygrad_ko.tensor import Tensor
 
@@ -89,8 +91,9 @@ class _Const:
 
 
 class _Trace:
-    """What one traced call did: its nodes in order, the constants it made, and the ``.grad``
-    updates of its backward passes. The engine and the Tensor report to it (``mode.tracer``)."""
+    """What one traced call did: its nodes in order, the constants it made, the ``.grad``
+    updates of its backward passes and the running statistics it updated. The engine, the Tensor
+    and ``batch_norm`` report to it (``mode.tracer``)."""
 
     def __init__(self) -> None:
         self.nodes: list[tuple[Any, tuple, tuple, Tensor]] = []
@@ -100,6 +103,9 @@ class _Trace:
         self.marks: dict[int, str] = {}  # node index -> a comment before it
         self.saved: dict[int, tuple[Tensor, Any]] = {}  # id -> (tensor, its .grad before)
         self.grad_reads: dict[int, Tensor] = {}  # id of a stand-in for t.grad -> t
+        self.assigns: list[tuple[int, Tensor, Tensor]] = []  # (node index, tensor, new values)
+        self.overwritten: dict[int, tuple[Tensor, np.ndarray]] = {}  # id -> (tensor, old values)
+        self.depends: dict[tuple[int, str], tuple[Any, str]] = {}  # Python values read (guards)
         self.keep: list[Any] = []  # every tensor seen, alive until the code is made (ids stay)
 
     def node(self, op: Any, inputs: tuple, params: tuple, out: Tensor) -> None:
@@ -134,41 +140,68 @@ class _Trace:
                 self.grad_reads[id(t.grad)] = t
         t.grad = g if t.grad is None else t.grad + g
 
+    def depend(self, owner: Any, attribute: str) -> None:
+        """The function read ``owner.attribute`` (a module's training mode), which decides what
+        it computes: the code is good only while that value stays what it is now."""
+        self.depends.setdefault((id(owner), attribute), (owner, attribute))
+        self.keep.append(owner)
+
+    def assign(self, t: Tensor, value: Tensor) -> None:
+        """``t``'s array takes ``value``'s values, in place (a running statistic's update):
+        recorded, to be done after each call. It is done now too, as eagerly, so that the rest
+        of the function reads the new values and the traced call has made its update; if the
+        trace fails, ``undo`` puts the old values back."""
+        self.assigns.append((len(self.nodes), t, value))
+        self.keep += [t, value]
+        self.overwritten.setdefault(id(t), (t, t.data.copy()))
+        t.data[...] = value.data
+        changed_in_place(t)
+
     def restore(self) -> None:
         """Give every ``.grad`` the traced backward passes touched its value from before."""
         for t, grad in self.saved.values():
             t.grad = grad
+
+    def undo(self) -> None:
+        """Give every array ``assign`` changed its values from before (the trace failed)."""
+        for t, old in self.overwritten.values():
+            t.data[...] = old
 
 
 class _Program:
     """The code made for one signature, and what a call needs around it."""
 
     def __init__(self, fn: Callable, source: str, externals: list[Tensor],
-                 reads_grad: list[bool], targets: list[tuple[bool, int]], tree: Any,
+                 reads_grad: list[bool], targets: list[tuple[bool, int]],
+                 written: list[tuple[bool, int]], depends: list[tuple[Any, str]], tree: Any,
                  tensors: list) -> None:
-        self.fn, self.source, self.externals, self.targets, self.tree = (
-            fn, source, externals, targets, tree)
+        self.fn, self.source, self.externals, self.targets, self.written, self.tree = (
+            fn, source, externals, targets, written, tree)
+        self.depends = depends
         self.reads_grad = reads_grad if any(reads_grad) else None
         self.expected = self.state(tensors)
         self.pending: tuple[list, list] | None = None  # the traced call's results, not yet given
 
     def state(self, tensors: list) -> tuple:
         """What the code assumes of what it reads besides its arguments: the shapes, dtypes and
-        requires_grad of the tensors from outside (or of their .grad), and which of the .grad
-        it adds to are None (a .grad read inside depends on it)."""
+        requires_grad of the tensors from outside (or of their .grad), which of the .grad it
+        adds to are None (a .grad read inside depends on it), and the Python values that decided
+        what it computes (a module's training mode)."""
         read = self.externals if self.reads_grad is None else [
             t.grad if grad else t for t, grad in zip(self.externals, self.reads_grad)]
         return (tuple(None if t is None else (t.data.shape, t.data.dtype, t._requires_grad)
                       for t in read),
                 tuple((self.externals[i] if external else tensors[i]).grad is None
-                      for external, i in self.targets))
+                      for external, i in self.targets),
+                tuple(getattr(owner, attribute) for owner, attribute in self.depends))
 
     def run(self, tensors: list) -> Any:
         """Call the code on the arrays of ``tensors`` (the arguments that are Tensors or arrays)
-        and the externals' current arrays, add the gradients to ``.grad``, rebuild the result."""
+        and the externals' current arrays, add the gradients to ``.grad``, write the updated
+        running statistics into their arrays, rebuild the result."""
         externals = self.externals
         if self.pending is not None:  # the call that was traced: its results are already there
-            (outs, grads), self.pending = self.pending, None
+            (outs, grads), self.pending = self.pending, None  # (and it made its updates)
         else:
             arrays = [t.data if isinstance(t, Tensor) else t for t in tensors]
             if self.reads_grad is None:
@@ -176,7 +209,14 @@ class _Program:
             else:
                 arrays += [(t.grad if grad else t).data
                            for t, grad in zip(externals, self.reads_grad)]
-            outs, grads = self.fn(*arrays)
+            outs, grads, *written = self.fn(*arrays)  # (written: present when there are any)
+            for (external, i), value in zip(self.written, *written):
+                t = externals[i] if external else tensors[i]
+                if isinstance(t, Tensor):
+                    t.data[...] = value
+                    changed_in_place(t)
+                else:
+                    t[...] = value
         for (external, i), g in zip(self.targets, grads):
             t = externals[i] if external else tensors[i]
             # (the code returns new arrays for gradients, so a first one is kept as it is)
@@ -240,6 +280,9 @@ class compile:
         mode.modes.tracer = trace
         try:
             result = self._fn(*wrapped, **named)
+        except BaseException:
+            trace.undo()
+            raise
         finally:
             mode.modes.tracer = None
             trace.restore()
@@ -507,10 +550,40 @@ def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
         writer.shapes[arg] = (t.data.shape, t.data.dtype)
         writer.views.add(arg)
     position = {id(t): i for i, t in enumerate(inputs)}
+
+    def owner(t: Tensor) -> tuple[bool, int] | None:
+        """Where the program finds ``t`` at a call (an argument's position, or an external's),
+        or None for a tensor made inside the function, which nobody outside can read."""
+        if id(t) in position:
+            return False, position[id(t)]
+        if id(t) in trace.constants or (t._op is not None and id(t) in writer.env):
+            return None
+        writer.ref(t)  # (a tensor from outside: now one of writer.externals, if not yet)
+        return True, next(i for i, (e, grad) in enumerate(zip(writer.externals,
+                                                               writer.reads_grad))
+                          if e is t and not grad)
+
+    # Running statistics updated in place: after its update, the function reads the new values.
+    written, written_values = [], []
+    updates: dict[int, list[tuple[Tensor, Tensor]]] = {}  # node index -> updates before it
+    for index, t, value in trace.assigns:
+        updates.setdefault(index, []).append((t, value))
+
+    def assign(t: Tensor, value: Tensor) -> None:
+        where = owner(t)
+        if where is not None:
+            written.append(where)
+            written_values.append(writer.ref(value))
+        writer.env[id(t)] = writer.ref(value)
+
     for index, (op, operands, params, out) in enumerate(trace.nodes):
+        for t, value in updates.get(index, ()):
+            assign(t, value)
         if index in trace.marks:
             writer.comments[len(writer.lines)] = trace.marks[index]
         writer.node(op, operands, params, out)
+    for t, value in updates.get(len(trace.nodes), ()):
+        assign(t, value)
 
     leaves: list[Tensor] = []
     tree = _flatten(result, leaves)
@@ -520,14 +593,10 @@ def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
     # the code, so that nothing it does happens twice (a random draw would be drawn again).
     first = ([np.array(t.data) for t in leaves], [])
     for t, g in trace.grads:
-        if id(t) in position:
-            targets.append((False, position[id(t)]))
-        elif id(t) in trace.constants or (t._op is not None and id(t) in writer.env):
+        where = owner(t)
+        if where is None:
             continue  # a tensor made inside the function: nobody outside can read its .grad
-        else:
-            writer.ref(t)  # (a tensor from outside: now one of writer.externals)
-            targets.append((True, next(i for i, (e, grad) in enumerate(
-                zip(writer.externals, writer.reads_grad)) if e is t and not grad)))
+        targets.append(where)
         gradients.append(writer.ref(g))
         first[1].append(np.array(g.data))
 
@@ -544,7 +613,9 @@ def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
 
     out_texts = [returned(r) for r in outputs]
     grad_texts = [returned(r) for r in gradients]
-    live = _live(writer.lines, [*out_texts, *grad_texts])
+    written_texts = [writer.constant(np.asarray(r.value)) if isinstance(r, _Const) else r
+                     for r in written_values]  # (copied into their arrays: never aliased)
+    live = _live(writer.lines, [*out_texts, *grad_texts, *written_texts])
     body = []
     for i, (var, expression, _) in enumerate(writer.lines):
         if i in writer.comments and any(j in live for j in range(i, len(writer.lines))):
@@ -556,15 +627,20 @@ def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
               else f"    # {w}: the .grad of a tensor from outside, read afresh at each call"
               for w, t, grad in zip(params[len(names):], writer.externals, writer.reads_grad)]
     owners = [params[i + len(names) * external] if external else names[i]
-              for external, i in targets]
+              for external, i in [*targets, *written]]
     returned = f"    return ({_tuple(out_texts)}), ({_tuple(grad_texts)})"
-    if owners:
-        returned += f"  # added to the .grad of {', '.join(owners)}"
+    if written:
+        returned += f", ({_tuple(written_texts)})"
+    comments = [f"added to the .grad of {', '.join(owners[:len(targets)])}"] if targets else []
+    if written:
+        comments.append(f"written into {', '.join(owners[len(targets):])}")
+    if comments:
+        returned += f"  # {'; '.join(comments)}"
     source = f"def {name}({', '.join(params)}):\n" + "\n".join([*header, *body, returned]) + "\n"
     namespace = dict(writer.namespace)
     exec(builtins.compile(source, f"<tg.compile {name}>", "exec"), namespace)
     program = _Program(namespace[name], source, writer.externals, writer.reads_grad, targets,
-                       tree, inputs)
+                       written, list(trace.depends.values()), tree, inputs)
     program.pending = first
     return program
 

@@ -260,9 +260,10 @@ def batch_norm(x: Any, gamma: Any, beta: Any, running_mean: Any, running_var: An
     """Batch normalization, as ``torch.nn.functional.batch_norm``, over every axis but 1 of x
     (N, C) or (N, C, H, W): y = γ (x − μ) / √(σ² + eps) + β per channel. When ``training``, μ and
     σ² are the batch's (biased) mean and variance, part of the graph, and the running arrays
-    (arrays or Tensors of shape (C,)) are updated in place, outside the graph:
-    r ← (1 − momentum) r + momentum · statistic, with the unbiased variance. Otherwise the
-    running statistics are used as constants. Every check comes before any change."""
+    (arrays or Tensors of shape (C,); Tensors in a compiled function) are updated in place,
+    outside the graph: r ← (1 − momentum) r + momentum · statistic, with the unbiased variance.
+    Otherwise the running statistics are used as constants. Every check comes before any
+    change."""
     shape = x.shape if isinstance(x, Tensor) else np.shape(x)
     if len(shape) not in (2, 4):
         raise ValueError(f"batch_norm: the input must be (N, C) or (N, C, H, W), got shape "
@@ -281,24 +282,36 @@ def batch_norm(x: Any, gamma: Any, beta: Any, running_mean: Any, running_var: An
         if count < 2:
             raise ValueError(f"batch_norm: training needs more than one value per channel, got "
                              f"input shape {shape}")
-        mode.refuse_in_trace("batch_norm in training mode", "updates the running statistics in "
-                             "place; compile the model in eval mode")
+        if mode.modes.tracer is not None and not (isinstance(running_mean, Tensor)
+                                                  and isinstance(running_var, Tensor)):
+            raise mode.CompileError(
+                "tg.compile: batch_norm in training mode updates its running statistics after "
+                "each call, which needs them as Tensors (as nn.BatchNorm1d/2d keeps them), not "
+                "NumPy arrays")
         mean = ops.mean(x, axes, True)
         centered = x - mean
         var = ops.mean(centered * centered, axes, True)
-        batch_mean, batch_var = (np.reshape(v.data if isinstance(v, Tensor) else v, -1)
-                                 for v in (mean, var))
-        for running, value in ((running_mean, batch_mean),
-                               (running_var, batch_var * (count / (count - 1)))):  # unbiased
-            array = running.data if isinstance(running, Tensor) else running
-            array *= 1 - momentum
-            array += momentum * value
-            if isinstance(running, Tensor):
-                changed_in_place(running)
+        _update_running(running_mean, mean, momentum)
+        _update_running(running_var, var, momentum, count / (count - 1))  # unbiased variance
     else:
         centered = x - ops.reshape(running_mean, view)
         var = ops.reshape(running_var, view)
     return centered / ops.sqrt(var + eps) * ops.reshape(gamma, view) + ops.reshape(beta, view)
+
+
+def _update_running(running: Any, statistic: Any, momentum: float, scale: float = 1.0) -> None:
+    """running ← (1 − momentum) · running + momentum · scale · statistic, in place and outside
+    the graph. In a function being compiled the trace records it, and the compiled function
+    makes the update after each call."""
+    with mode.no_grad():
+        value = (1 - momentum) * running + (momentum * scale) * ops.reshape(statistic, (-1,))
+    if mode.modes.tracer is not None:
+        mode.modes.tracer.assign(running, value)
+        return
+    array = running.data if isinstance(running, Tensor) else running
+    array[...] = value.data if isinstance(value, Tensor) else value
+    if isinstance(running, Tensor):
+        changed_in_place(running)
 
 
 # ---- regularization ------------------------------------------------------------------------------

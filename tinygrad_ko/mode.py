@@ -77,6 +77,14 @@ def refuse_in_trace(what: str, why: str) -> None:
         raise CompileError(f"tg.compile: {what} {why}")
 
 
+def depend_in_trace(owner: Any, attribute: str) -> None:
+    """Tell the trace running on this thread, if any, that it read ``owner.attribute``, a Python
+    value that decides what the function computes (a module's training mode): the compiled
+    function is traced again whenever that value has changed."""
+    if modes.tracer is not None:
+        modes.tracer.depend(owner, attribute)
+
+
 def is_grad_enabled() -> bool:
     """Whether operations on this thread record the graph for backpropagation."""
     return modes.grad_enabled

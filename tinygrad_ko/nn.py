@@ -51,7 +51,18 @@ class Module:
     """Base class of layers and models: subclass it, set Parameters and Modules as attributes in
     ``__init__``, and write ``forward``. Calling the module calls ``forward``."""
 
-    training: bool = True
+    _training = True
+
+    @property
+    def training(self) -> bool:
+        """Training mode (``train()``, the default) or evaluation mode (``eval()``). A compiled
+        function (``tg.compile``) that read it while tracing is traced again when it changes."""
+        mode.depend_in_trace(self, "training")
+        return self._training
+
+    @training.setter
+    def training(self, value: bool) -> None:
+        self._training = value
 
     def forward(self, *args: Any) -> Any:
         """The computation of the module; subclasses define it."""
