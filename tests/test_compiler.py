@@ -154,6 +154,12 @@ def test_grad_accumulates_across_calls_as_eagerly() -> None:
     step(x)
     step(x)
     np.testing.assert_array_equal(x.grad.data, [4.0, -8.0])
+    w = tg.Tensor([1.0, -2.0], requires_grad=True)  # (from outside: its .grad is not read)
+    f = tg.compile(lambda: (w * w).sum().backward())
+    f()
+    f()  # (traced again: w.grad was None, now it is not)
+    np.testing.assert_array_equal(w.grad.data, [4.0, -8.0])
+    assert f.source.startswith("def compiled(w0):") and ".grad" not in f.source.splitlines()[1]
 
 
 def test_grad_read_inside_after_backward_is_the_accumulated_gradient() -> None:

@@ -622,10 +622,20 @@ def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
             body.append(f"    # {writer.comments[i]}")
         if i in live:
             body.append(f"    {var} = {expression}")
-    params = [*names, *(f"w{i}" for i in range(len(writer.externals)))]
+    # A .grad that only the traced ``.grad + g`` read (dead code: ``run`` adds the gradients) is
+    # not passed; every tensor from outside is (a .grad is added to it, or it is written into).
+    read = {word for i in live for word in writer.lines[i][2]}
+    read.update(word for text in [*out_texts, *grad_texts, *written_texts] for word in _names(text))
+    passed = [i for i, grad in enumerate(writer.reads_grad) if not grad or f"w{i}" in read]
+    position = {old: new for new, old in enumerate(passed)}
+    targets, written = ([(external, position[i] if external else i) for external, i in where]
+                        for where in (targets, written))
+    externals = [writer.externals[i] for i in passed]
+    reads_grad = [writer.reads_grad[i] for i in passed]
+    params = [*names, *(f"w{i}" for i in passed)]
     header = [f"    # {w}: {_describe(t)} from outside, read afresh at each call" if not grad
               else f"    # {w}: the .grad of a tensor from outside, read afresh at each call"
-              for w, t, grad in zip(params[len(names):], writer.externals, writer.reads_grad)]
+              for w, t, grad in zip(params[len(names):], externals, reads_grad)]
     owners = [params[i + len(names) * external] if external else names[i]
               for external, i in [*targets, *written]]
     returned = f"    return ({_tuple(out_texts)}), ({_tuple(grad_texts)})"
@@ -639,8 +649,8 @@ def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
     source = f"def {name}({', '.join(params)}):\n" + "\n".join([*header, *body, returned]) + "\n"
     namespace = dict(writer.namespace)
     exec(builtins.compile(source, f"<tg.compile {name}>", "exec"), namespace)
-    program = _Program(namespace[name], source, writer.externals, writer.reads_grad, targets,
-                       written, list(trace.depends.values()), tree, inputs)
+    program = _Program(namespace[name], source, externals, reads_grad, targets, written,
+                       list(trace.depends.values()), tree, inputs)
     program.pending = first
     return program
 

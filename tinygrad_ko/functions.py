@@ -300,11 +300,12 @@ def batch_norm(x: Any, gamma: Any, beta: Any, running_mean: Any, running_var: An
 
 
 def _update_running(running: Any, statistic: Any, momentum: float, scale: float = 1.0) -> None:
-    """running ← (1 − momentum) · running + momentum · scale · statistic, in place and outside
-    the graph. In a function being compiled the trace records it, and the compiled function
-    makes the update after each call."""
+    """running ← (1 − momentum) · running + momentum · scale · statistic (a batch's statistic
+    (1, C, ...), kept dims), in place and outside the graph. In a function being compiled the
+    trace records it, and the compiled function makes the update after each call."""
     with mode.no_grad():
-        value = (1 - momentum) * running + (momentum * scale) * ops.reshape(statistic, (-1,))
+        channels = (statistic.shape[1],)
+        value = (1 - momentum) * running + (momentum * scale) * ops.reshape(statistic, channels)
     if mode.modes.tracer is not None:
         mode.modes.tracer.assign(running, value)
         return
