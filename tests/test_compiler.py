@@ -181,6 +181,32 @@ def test_grad_read_inside_after_backward_is_the_accumulated_gradient() -> None:
     np.testing.assert_array_equal(w.grad.data, [108.0, 110.0])
 
 
+def test_a_grad_read_before_backward_is_read_afresh_and_has_no_graph_after() -> None:
+    """Read before the pass, w.grad is the one from before the call (None, then 2w, then 4w);
+    read after, it is a value without a graph, as eagerly: a backward through it reaches c only
+    (d/dc Σ w.grad · c = w.grad)."""
+    def make() -> tuple:
+        w = tg.Tensor([1.0, -2.0], requires_grad=True)
+        c = tg.Tensor([1.0, 1.0], requires_grad=True)
+
+        def f(x: Any) -> Any:
+            before = None if w.grad is None else w.grad * 1
+            (w * w * x).sum().backward()
+            (w.grad * c).sum().backward()
+            return before
+        return w, c, f
+
+    (w, c, f), (cw, cc, cf) = make(), make()
+    cf = tg.compile(cf)
+    for _ in range(3):
+        expected, got = f(np.ones(2)), cf(np.ones(2))
+        assert (got is None) == (expected is None)
+        if got is not None:
+            np.testing.assert_array_equal(got.data, expected.data)
+        np.testing.assert_array_equal(cw.grad.data, w.grad.data)
+        np.testing.assert_array_equal(cc.grad.data, c.grad.data)
+
+
 def test_results_need_no_grad_and_never_alias_across_calls_or_the_inputs() -> None:
     w = tg.Tensor(np.ones(3), requires_grad=True)
 

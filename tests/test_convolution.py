@@ -190,6 +190,28 @@ def test_a_compiled_model_follows_train_and_eval_as_eager() -> None:
         np.testing.assert_array_equal(y, eager(x).data)
         assert (y == 0).any() == training
 
+    def then_eval(net: tg.nn.Module) -> Any:  # reads the mode, then changes it
+        return lambda x: (net(x) * 1, net.eval())[0]
+
+    eager, compiled = model(), model()
+    step, compiled_step = then_eval(eager), tg.compile(then_eval(compiled))
+    for _ in range(3):  # dropping at the first call only
+        np.testing.assert_array_equal(compiled_step(x).data, step(x).data)
+    assert not compiled.training
+
+    traces = []
+
+    @tg.compile
+    def train_step(x: Any) -> tg.Tensor:  # sets the mode before reading it
+        traces.append(1)
+        compiled.train()
+        return compiled(x)
+
+    for _ in range(3):
+        train_step(x)
+        compiled.eval()
+    assert len(traces) == 1  # (the mode before the call does not matter to it)
+
 
 # ---- batch normalization -------------------------------------------------------------------------
 
@@ -299,16 +321,48 @@ def test_a_compiled_training_step_updates_the_running_statistics_as_eager() -> N
     np.testing.assert_allclose(forward(x).data, eager(x).data, rtol=1e-12)
 
 
-def test_a_failed_trace_leaves_the_running_statistics_as_they_were() -> None:
+def test_a_failed_compile_leaves_the_running_statistics_as_they_were() -> None:
+    """Whether the trace fails (``.item()``) or the code cannot be made from it (an array
+    returned), after batch_norm has updated the statistics in the trace."""
     layer = tg.nn.BatchNorm1d(2, dtype=np.float64)
     x = np.random.default_rng(3).standard_normal((6, 2))
-    step = tg.compile(lambda x: layer(x).sum().item())
-    with pytest.raises(tg.CompileError, match=r"item\(\) on a tensor"):
-        step(x)  # (after batch_norm has updated the statistics in the trace)
-    np.testing.assert_array_equal(layer.running_mean.data, [0.0, 0.0])
-    np.testing.assert_array_equal(layer.running_var.data, [1.0, 1.0])
-    running = np.zeros(2), np.ones(2)  # arrays: nothing a compiled function can update
-    with pytest.raises(tg.CompileError, match="running statistics after each call, which needs "
-                                              "them as Tensors"):
+    for failing, message in ((lambda x: layer(x).sum().item(), r"item\(\) on a tensor"),
+                             (lambda x: (layer(x), np.zeros(1)), "returned a NumPy array")):
+        with pytest.raises(tg.CompileError, match=message):
+            tg.compile(failing)(x)
+        np.testing.assert_array_equal(layer.running_mean.data, [0.0, 0.0])
+        np.testing.assert_array_equal(layer.running_var.data, [1.0, 1.0])
+    running = np.zeros(2), np.ones(2)  # arrays read from outside: nothing to update them in
+    with pytest.raises(tg.CompileError, match=r"give them as Tensors .* or as arguments"):
         tg.compile(lambda x: tg.batch_norm(x, np.ones(2), np.zeros(2), *running, True))(x)
     np.testing.assert_array_equal(running[0], [0.0, 0.0])
+    step = tg.compile(lambda x, mean, var: tg.batch_norm(x, np.ones(2), np.zeros(2), mean, var,
+                                                         True))
+    step(x, *running)
+    step(x, *running)  # arguments: updated in place, as eagerly
+    expected = np.zeros(2), np.ones(2)
+    for _ in range(2):
+        tg.batch_norm(x, np.ones(2), np.zeros(2), *expected, True)
+    np.testing.assert_allclose(running, expected, rtol=1e-12)
+
+
+def test_running_statistics_of_another_dtype_or_made_outside_are_updated_as_eager() -> None:
+    """float32 statistics of a float64 input, read after the update (a second call of the same
+    layer in one step): the values the array holds, in its dtype. Statistics that are results of
+    operations made outside the function (not leaves) are updated too."""
+    def run(compiled: bool) -> list:
+        layer = tg.nn.BatchNorm1d(3, dtype=np.float32)
+        p = tg.Tensor(np.zeros(3), requires_grad=True)
+        mean, var = p * 1, p + 1  # (results of operations, from outside)
+
+        def step(x: Any) -> tg.Tensor:
+            y = layer(layer(x)) + tg.batch_norm(x, np.ones(3), np.zeros(3), mean, var, True)
+            return y + layer.running_mean
+        f = tg.compile(step) if compiled else step
+        rng = np.random.default_rng(5)
+        outs = [f(rng.standard_normal((4, 3))).data for _ in range(3)]
+        return [*outs, layer.running_mean.data, layer.running_var.data, mean.data, var.data]
+
+    for mine, theirs in zip(run(True), run(False)):
+        assert mine.dtype == theirs.dtype
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12)

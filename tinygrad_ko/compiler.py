@@ -56,6 +56,9 @@ _SOURCE = {
 # Rows whose result may share memory with an operand: such a result is copied before it is
 # returned or kept as a .grad, so that results never alias each other or an argument.
 _VIEWS = {"reshape", "transpose", "broadcast_to", "getitem", "stop_gradient", "astype"}
+# How many programs a compiled function keeps for one signature (they differ in what they
+# assume of the state around the call: a module's training mode, whether a .grad is None).
+_PROGRAMS_KEPT = 4
 # Rows that draw random numbers: never folded into a constant, never shared between two calls.
 _RANDOM = {"dropout_mask"}
 # Rows that ``_Writer.simplified`` and ``_Writer.unchanged`` may make simpler: elementwise rows
@@ -105,7 +108,8 @@ class _Trace:
         self.grad_reads: dict[int, Tensor] = {}  # id of a stand-in for t.grad -> t
         self.assigns: list[tuple[int, Tensor, Tensor]] = []  # (node index, tensor, new values)
         self.overwritten: dict[int, tuple[Tensor, np.ndarray]] = {}  # id -> (tensor, old values)
-        self.depends: dict[tuple[int, str], tuple[Any, str]] = {}  # Python values read (guards)
+        self.depends: dict[tuple[int, str], tuple[Any, str, Any]] = {}  # Python values read
+        self.set_here: set[tuple[int, str]] = set()  # ... and those the function set first
         self.keep: list[Any] = []  # every tensor seen, alive until the code is made (ids stay)
 
     def node(self, op: Any, inputs: tuple, params: tuple, out: Tensor) -> None:
@@ -128,23 +132,35 @@ class _Trace:
     def mark(self, comment: str) -> None:
         self.marks.setdefault(len(self.nodes), comment)
 
-    def accumulate(self, t: Tensor, g: Tensor) -> None:
+    def accumulate(self, t: Tensor, g: Tensor, create_graph: bool = False) -> None:
         """A traced backward pass adds ``g`` to ``t.grad``: recorded, to be done after each call.
-        Meanwhile ``t.grad`` holds the traced sum, so that the function may read it; a ``.grad``
-        from before the call is read afresh at every call, as a tensor from outside."""
+        Meanwhile ``t.grad`` holds the traced sum, so that the function may read it, with a graph
+        only if the pass was asked for one (``create_graph``), as eagerly. A ``.grad`` from
+        before the call, read before or after the pass, is read afresh at every call."""
         self.grads.append((t, g))
         if id(t) not in self.saved:
             self.saved[id(t)] = (t, t.grad)
             if t.grad is not None:
+                self.grad_reads[id(t.grad)] = t  # (read before the pass: the same .grad)
                 t.grad = Tensor._make(t.grad.data)
                 self.grad_reads[id(t.grad)] = t
-        t.grad = g if t.grad is None else t.grad + g
+        total = g if t.grad is None else t.grad + g
+        t.grad = total if create_graph else ops.constant(total)
 
-    def depend(self, owner: Any, attribute: str) -> None:
-        """The function read ``owner.attribute`` (a module's training mode), which decides what
-        it computes: the code is good only while that value stays what it is now."""
-        self.depends.setdefault((id(owner), attribute), (owner, attribute))
-        self.keep.append(owner)
+    def depend(self, owner: Any, attribute: str, value: Any) -> None:
+        """The function read ``value`` from ``owner.attribute`` (a module's training mode),
+        which decides what it computes: the code serves only calls that begin with the value
+        read first (the function may change it afterwards), unless the function set it before
+        reading it."""
+        if (id(owner), attribute) not in self.set_here:
+            self.depends.setdefault((id(owner), attribute), (owner, attribute, value))
+            self.keep.append(owner)
+
+    def set(self, owner: Any, attribute: str) -> None:
+        """The function sets ``owner.attribute`` itself."""
+        if (id(owner), attribute) not in self.depends:
+            self.set_here.add((id(owner), attribute))
+            self.keep.append(owner)
 
     def assign(self, t: Tensor, value: Tensor) -> None:
         """``t``'s array takes ``value``'s values, in place (a running statistic's update):
@@ -173,14 +189,14 @@ class _Program:
 
     def __init__(self, fn: Callable, source: str, externals: list[Tensor],
                  reads_grad: list[bool], targets: list[tuple[bool, int]],
-                 written: list[tuple[bool, int]], depends: list[tuple[Any, str]], tree: Any,
-                 tensors: list) -> None:
+                 written: list[tuple[bool, int]], depends: list[tuple[Any, str, Any]],
+                 tree: Any, tensors: list) -> None:
         self.fn, self.source, self.externals, self.targets, self.written, self.tree = (
             fn, source, externals, targets, written, tree)
-        self.depends = depends
+        self.depends = [(owner, attribute) for owner, attribute, _ in depends]
         self.reads_grad = reads_grad if any(reads_grad) else None
-        self.expected = self.state(tensors)
-        self.pending: tuple[list, list] | None = None  # the traced call's results, not yet given
+        shapes, grads, _ = self.state(tensors)
+        self.expected = shapes, grads, tuple(value for _, _, value in depends)  # (as first read)
 
     def state(self, tensors: list) -> tuple:
         """What the code assumes of what it reads besides its arguments: the shapes, dtypes and
@@ -195,13 +211,15 @@ class _Program:
                       for external, i in self.targets),
                 tuple(getattr(owner, attribute) for owner, attribute in self.depends))
 
-    def run(self, tensors: list) -> Any:
+    def run(self, tensors: list, traced: tuple[list, list] | None = None) -> Any:
         """Call the code on the arrays of ``tensors`` (the arguments that are Tensors or arrays)
         and the externals' current arrays, add the gradients to ``.grad``, write the updated
-        running statistics into their arrays, rebuild the result."""
+        running statistics into their arrays, rebuild the result. For the call that was traced,
+        ``traced`` holds its results and gradients: the code does not run again (a random draw
+        would be drawn again), and the trace has made the updates."""
         externals = self.externals
-        if self.pending is not None:  # the call that was traced: its results are already there
-            (outs, grads), self.pending = self.pending, None  # (and it made its updates)
+        if traced is not None:
+            outs, grads = traced
         else:
             arrays = [t.data if isinstance(t, Tensor) else t for t in tensors]
             if self.reads_grad is None:
@@ -234,7 +252,7 @@ class compile:
         if not callable(fn):
             raise TypeError(f"tg.compile: expected a function, got {type(fn).__name__}")
         self._fn = fn
-        self._programs: dict[tuple, _Program] = {}
+        self._programs: dict[tuple, list[_Program]] = {}  # signature -> the latest programs
         self._last: _Program | None = None
         self._lock = threading.Lock()
         functools.update_wrapper(self, fn)
@@ -254,12 +272,13 @@ class compile:
             return self._fn(*args, **kwargs)
         key, tensors = _signature(args + tuple(kwargs[k] for k in sorted(kwargs)) if kwargs
                                   else args, tuple(sorted(kwargs)))
-        program = self._programs.get(key)
-        if program is None or program.state(tensors) != program.expected:
-            program = self._trace(args, kwargs, key)
-        return program.run(tensors)
+        for program in self._programs.get(key, ()):  # (one, or one per mode the function read)
+            if program.state(tensors) == program.expected:
+                return program.run(tensors)
+        program, traced = self._trace(args, kwargs, key)
+        return program.run(tensors, traced)
 
-    def _trace(self, args: tuple, kwargs: dict, key: tuple) -> _Program:
+    def _trace(self, args: tuple, kwargs: dict, key: tuple) -> tuple[_Program, tuple]:
         # A trace makes many objects and frees none until the code is made: the garbage
         # collector would walk them all, again and again, for nothing (a tenth of the time).
         collecting = gc.isenabled()
@@ -270,27 +289,31 @@ class compile:
             if collecting:
                 gc.enable()
 
-    def _trace_and_generate(self, args: tuple, kwargs: dict, key: tuple) -> _Program:
+    def _trace_and_generate(self, args: tuple, kwargs: dict,
+                            key: tuple) -> tuple[_Program, tuple]:
         trace = _Trace()
         # Arrays become Tensors (keeping their dtype), so that the trace sees what is made of them.
         wrapped = [Tensor._make(a) if type(a) is np.ndarray else a for a in args]
         named = {k: Tensor._make(v) if type(v) is np.ndarray else v for k, v in kwargs.items()}
         inputs = [a for a in [*wrapped, *(named[k] for k in sorted(named))]
                   if isinstance(a, Tensor)]
-        mode.modes.tracer = trace
-        try:
-            result = self._fn(*wrapped, **named)
-        except BaseException:
-            trace.undo()
-            raise
-        finally:
-            mode.modes.tracer = None
-            trace.restore()
         name = self.__name__ if self.__name__.isidentifier() else "compiled"  # (a lambda)
-        program = _generate(trace, inputs, result, name, _argument_names(self._fn, args, kwargs))
-        with self._lock:
-            self._programs[key] = self._last = program
-        return program
+        try:
+            mode.modes.tracer = trace
+            try:
+                result = self._fn(*wrapped, **named)
+            finally:
+                mode.modes.tracer = None
+                trace.restore()
+            program, traced = _generate(trace, inputs, result, name,
+                                        _argument_names(self._fn, args, kwargs))
+        except BaseException:
+            trace.undo()  # (the running statistics the trace updated: as before the call)
+            raise
+        with self._lock:  # the newest first; a few kept (train and eval, .grad None or not)
+            self._programs[key] = [program, *self._programs.get(key, ())][:_PROGRAMS_KEPT]
+            self._last = program
+        return program, traced
 
 
 def _signature(args: tuple, names: tuple) -> tuple[tuple, list]:
@@ -549,14 +572,15 @@ def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
         writer.env[id(t)] = arg
         writer.shapes[arg] = (t.data.shape, t.data.dtype)
         writer.views.add(arg)
-    position = {id(t): i for i, t in enumerate(inputs)}
+    argument = {id(t): i for i, t in enumerate(inputs)}
+    made = trace.constants | {id(out) for *_, out in trace.nodes}  # tensors made inside
 
     def owner(t: Tensor) -> tuple[bool, int] | None:
         """Where the program finds ``t`` at a call (an argument's position, or an external's),
         or None for a tensor made inside the function, which nobody outside can read."""
-        if id(t) in position:
-            return False, position[id(t)]
-        if id(t) in trace.constants or (t._op is not None and id(t) in writer.env):
+        if id(t) in argument:
+            return False, argument[id(t)]
+        if id(t) in made:
             return None
         writer.ref(t)  # (a tensor from outside: now one of writer.externals, if not yet)
         return True, next(i for i, (e, grad) in enumerate(zip(writer.externals,
@@ -623,12 +647,13 @@ def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
         if i in live:
             body.append(f"    {var} = {expression}")
     # A .grad that only the traced ``.grad + g`` read (dead code: ``run`` adds the gradients) is
-    # not passed; every tensor from outside is (a .grad is added to it, or it is written into).
+    # not passed. Every tensor from outside is: the code reads it, or ``run`` adds a .grad to it
+    # or writes into it.
     read = {word for i in live for word in writer.lines[i][2]}
     read.update(word for text in [*out_texts, *grad_texts, *written_texts] for word in _names(text))
     passed = [i for i, grad in enumerate(writer.reads_grad) if not grad or f"w{i}" in read]
-    position = {old: new for new, old in enumerate(passed)}
-    targets, written = ([(external, position[i] if external else i) for external, i in where]
+    renumbered = {old: new for new, old in enumerate(passed)}
+    targets, written = ([(external, renumbered[i] if external else i) for external, i in where]
                         for where in (targets, written))
     externals = [writer.externals[i] for i in passed]
     reads_grad = [writer.reads_grad[i] for i in passed]
@@ -651,8 +676,7 @@ def _generate(trace: _Trace, inputs: list[Tensor], result: Any, name: str,
     exec(builtins.compile(source, f"<tg.compile {name}>", "exec"), namespace)
     program = _Program(namespace[name], source, externals, reads_grad, targets, written,
                        list(trace.depends.values()), tree, inputs)
-    program.pending = first
-    return program
+    return program, first
 
 
 def _describe(t: Tensor) -> str:

@@ -186,7 +186,7 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool | None = None,
     if tracer is not None:  # tg.compile: record the pass, and hand the .grad updates to it
         tracer.mark("backward pass")
         _propagate(root, _seed(root, grad, True), retain_graph, True, targets=None,
-                   accumulate=tracer.accumulate)
+                   accumulate=lambda t, g: tracer.accumulate(t, g, create_graph))
         return
     _propagate(root, _seed(root, grad, create_graph), retain_graph, create_graph, targets=None)
 

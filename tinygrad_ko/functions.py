@@ -260,10 +260,10 @@ def batch_norm(x: Any, gamma: Any, beta: Any, running_mean: Any, running_var: An
     """Batch normalization, as ``torch.nn.functional.batch_norm``, over every axis but 1 of x
     (N, C) or (N, C, H, W): y = γ (x − μ) / √(σ² + eps) + β per channel. When ``training``, μ and
     σ² are the batch's (biased) mean and variance, part of the graph, and the running arrays
-    (arrays or Tensors of shape (C,); Tensors in a compiled function) are updated in place,
-    outside the graph: r ← (1 − momentum) r + momentum · statistic, with the unbiased variance.
-    Otherwise the running statistics are used as constants. Every check comes before any
-    change."""
+    (arrays or Tensors of shape (C,); in a compiled function, Tensors or its arguments) are
+    updated in place, outside the graph: r ← (1 − momentum) r + momentum · statistic, with the
+    unbiased variance. Otherwise the running statistics are used as constants. Every check comes
+    before any change."""
     shape = x.shape if isinstance(x, Tensor) else np.shape(x)
     if len(shape) not in (2, 4):
         raise ValueError(f"batch_norm: the input must be (N, C) or (N, C, H, W), got shape "
@@ -286,8 +286,8 @@ def batch_norm(x: Any, gamma: Any, beta: Any, running_mean: Any, running_var: An
                                                   and isinstance(running_var, Tensor)):
             raise mode.CompileError(
                 "tg.compile: batch_norm in training mode updates its running statistics after "
-                "each call, which needs them as Tensors (as nn.BatchNorm1d/2d keeps them), not "
-                "NumPy arrays")
+                "each call: give them as Tensors (as nn.BatchNorm1d/2d keeps them) or as "
+                "arguments of the compiled function, not as NumPy arrays it reads from outside")
         mean = ops.mean(x, axes, True)
         centered = x - mean
         var = ops.mean(centered * centered, axes, True)
@@ -300,12 +300,15 @@ def batch_norm(x: Any, gamma: Any, beta: Any, running_mean: Any, running_var: An
 
 
 def _update_running(running: Any, statistic: Any, momentum: float, scale: float = 1.0) -> None:
-    """running ← (1 − momentum) · running + momentum · scale · statistic (a batch's statistic
-    (1, C, ...), kept dims), in place and outside the graph. In a function being compiled the
-    trace records it, and the compiled function makes the update after each call."""
+    """running ← (1 − momentum) · running + momentum · (scale · statistic), in the running
+    array's dtype, in place and outside the graph (``statistic``: a batch's (1, C, ...), dims
+    kept). In a function being compiled the trace records it, and the compiled function makes
+    the update after each call."""
     with mode.no_grad():
-        channels = (statistic.shape[1],)
-        value = (1 - momentum) * running + (momentum * scale) * ops.reshape(statistic, channels)
+        statistic = ops.reshape(statistic, (statistic.shape[1],)) * scale
+        value = (1 - momentum) * running + momentum * statistic
+        if value.dtype != running.dtype:  # (what the array will hold: later reads see that)
+            value = ops.astype(value, running.dtype)
     if mode.modes.tracer is not None:
         mode.modes.tracer.assign(running, value)
         return

@@ -77,12 +77,20 @@ def refuse_in_trace(what: str, why: str) -> None:
         raise CompileError(f"tg.compile: {what} {why}")
 
 
-def depend_in_trace(owner: Any, attribute: str) -> None:
-    """Tell the trace running on this thread, if any, that it read ``owner.attribute``, a Python
-    value that decides what the function computes (a module's training mode): the compiled
-    function is traced again whenever that value has changed."""
+def depend_in_trace(owner: Any, attribute: str, value: Any) -> None:
+    """Tell the trace running on this thread, if any, that it read ``value`` from
+    ``owner.attribute``, a Python value that decides what the function computes (a module's
+    training mode): the compiled code serves only calls that begin with that value there."""
     if modes.tracer is not None:
-        modes.tracer.depend(owner, attribute)
+        modes.tracer.depend(owner, attribute, value)
+
+
+def set_in_trace(owner: Any, attribute: str) -> None:
+    """Tell the trace running on this thread, if any, that the function sets
+    ``owner.attribute`` itself (``model.train()`` inside): what it reads there afterwards does
+    not depend on the state before the call."""
+    if modes.tracer is not None:
+        modes.tracer.set(owner, attribute)
 
 
 def is_grad_enabled() -> bool:

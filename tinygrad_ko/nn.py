@@ -56,12 +56,14 @@ class Module:
     @property
     def training(self) -> bool:
         """Training mode (``train()``, the default) or evaluation mode (``eval()``). A compiled
-        function (``tg.compile``) that read it while tracing is traced again when it changes."""
-        mode.depend_in_trace(self, "training")
+        function (``tg.compile``) that read it serves calls that begin in the mode it read, and
+        is traced again for the other."""
+        mode.depend_in_trace(self, "training", self._training)
         return self._training
 
     @training.setter
     def training(self, value: bool) -> None:
+        mode.set_in_trace(self, "training")
         self._training = value
 
     def forward(self, *args: Any) -> Any:
