@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_ko import kernels, mode, ops
-from tinygrad_ko.engine import changed_in_place
+from tinygrad_ko.engine import write_in_place
 from tinygrad_ko.mode import CompileError
 from tinygrad_ko.tensor import Tensor
 
@@ -170,8 +170,7 @@ class _Trace:
         self.assigns.append((len(self.nodes), t, value))
         self.keep += [t, value]
         self.overwritten.setdefault(id(t), (t, t.data.copy()))
-        t.data[...] = value.data
-        changed_in_place(t)
+        write_in_place(t, value)
 
     def restore(self) -> None:
         """Give every ``.grad`` the traced backward passes touched its value from before."""
@@ -229,12 +228,7 @@ class _Program:
                            for t, grad in zip(externals, self.reads_grad)]
             outs, grads, *written = self.fn(*arrays)  # (written: present when there are any)
             for (external, i), value in zip(self.written, *written):
-                t = externals[i] if external else tensors[i]
-                if isinstance(t, Tensor):
-                    t.data[...] = value
-                    changed_in_place(t)
-                else:
-                    t[...] = value
+                write_in_place(externals[i] if external else tensors[i], value)
         for (external, i), g in zip(self.targets, grads):
             t = externals[i] if external else tensors[i]
             # (the code returns new arrays for gradients, so a first one is kept as it is)

@@ -93,6 +93,16 @@ def changed_in_place(t: Tensor) -> None:
         _changes[key] = (alive, stamp)
 
 
+def write_in_place(target: Any, value: Any) -> None:
+    """``target``'s array (a Tensor's, or an array itself) takes ``value``'s values, cast to its
+    dtype; a Tensor is then stamped changed (``changed_in_place``)."""
+    if isinstance(target, Tensor):
+        target.data[...] = value.data if isinstance(value, Tensor) else value
+        changed_in_place(target)
+    else:
+        target[...] = value.data if isinstance(value, Tensor) else value
+
+
 def _check_unchanged(t: Tensor, op: Any) -> None:
     """Refuse to run node ``t``'s rules when a value they read was changed in place after ``t``
     was made: they would compute the gradient of a function that was never evaluated.

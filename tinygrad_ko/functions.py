@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_ko import mode, ops
-from tinygrad_ko.engine import changed_in_place
+from tinygrad_ko.engine import write_in_place
 from tinygrad_ko.kernels import count
 from tinygrad_ko.tensor import Tensor
 
@@ -311,11 +311,8 @@ def _update_running(running: Any, statistic: Any, momentum: float, scale: float 
             value = ops.astype(value, running.dtype)
     if mode.modes.tracer is not None:
         mode.modes.tracer.assign(running, value)
-        return
-    array = running.data if isinstance(running, Tensor) else running
-    array[...] = value.data if isinstance(value, Tensor) else value
-    if isinstance(running, Tensor):
-        changed_in_place(running)
+    else:
+        write_in_place(running, value)
 
 
 # ---- regularization ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import numpy as np
 from tinygrad_ko import convolution as C
 from tinygrad_ko import functions as F
 from tinygrad_ko import mode, ops
-from tinygrad_ko.engine import changed_in_place
+from tinygrad_ko.engine import write_in_place
 from tinygrad_ko.tensor import Tensor, _generator, get_default_dtype
 
 
@@ -150,9 +150,8 @@ class Module:
                 raise TypeError(f"load_state_dict: '{name}' must be numeric, got dtype "
                                 f"{value.dtype}")
             values[name] = value
-        for name, p in params.items():
-            p.data[...] = values[name]
-            changed_in_place(p)  # a graph made before the load can no longer run backward
+        for name, p in params.items():  # (a graph made before the load can no longer run backward)
+            write_in_place(p, values[name])
 
     def train(self, mode: bool = True) -> Module:
         """Set training mode on this module and every sub-module; returns self."""
